@@ -1,0 +1,139 @@
+"""Downsampling layers and the factory that turns a model option into a layer.
+
+- ``max``: ``nn.MaxPool2d(2)``, the baseline.
+- ``blur``: Zhang's MaxBlurPool (ICML 2019): max with stride 1, then a binomial blur with stride 2.
+- ``aps``: adaptive polyphase sampling (Chaman and Dokmanic, CVPR 2021): max with stride 1, then keep
+  the stride-2 polyphase component with the largest norm, so a shifted input picks the same samples.
+
+Every padding inside these layers uses the model's padding mode, so a circular model stays circular.
+"""
+
+from __future__ import annotations
+
+from math import comb
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+DOWNSAMPLINGS = ("max", "blur", "aps")
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """Raise a ValueError naming the valid choices unless ``value`` is one of them."""
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+
+
+def pad(x: torch.Tensor, pads: tuple[int, int, int, int], padding_mode: str) -> torch.Tensor:
+    """Pad (left, right, top, bottom) with a Conv2d-style padding mode ('zeros' means constant 0)."""
+    check_choice("padding mode", padding_mode, PADDING_MODES)
+    mode = "constant" if padding_mode == "zeros" else padding_mode
+    return F.pad(x, pads, mode=mode)
+
+
+def binomial_filter(size: int = 3) -> torch.Tensor:
+    """The normalised 2-D binomial blur with ``size`` taps per side (outer product of Pascal's row).
+
+    >>> binomial_filter(3) * 16
+    tensor([[1., 2., 1.],
+            [2., 4., 2.],
+            [1., 2., 1.]])
+    """
+    if size < 1:
+        raise ValueError(f"filter size must be at least 1, got {size}")
+    row = torch.tensor([float(comb(size - 1, k)) for k in range(size)])
+    kernel = torch.outer(row, row)
+    return kernel / kernel.sum()
+
+
+def blur_downsample(x: torch.Tensor, padding_mode: str = "zeros", size: int = 3) -> torch.Tensor:
+    """Blur each channel with ``binomial_filter(size)`` and keep every second pixel.
+
+    Shape: (N, C, H, W) -> (N, C, ceil(H / 2), ceil(W / 2)) for size 3; the border is padded by
+    (size - 1) / 2 pixels each side with ``padding_mode``.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"expected a batch of feature maps (N, C, H, W), got shape {tuple(x.shape)}")
+    channels = x.shape[1]
+    kernel = binomial_filter(size).to(dtype=x.dtype, device=x.device)
+    weight = kernel.expand(channels, 1, size, size)
+    before, after = (size - 1) // 2, size // 2
+    return F.conv2d(pad(x, (before, after, before, after), padding_mode), weight, stride=2, groups=channels)
+
+
+class BlurPool2d(nn.Module):
+    """Anti-aliased subsampling: binomial blur, then stride 2 (see ``blur_downsample``)."""
+
+    def __init__(self, padding_mode: str = "zeros", size: int = 3):
+        super().__init__()
+        check_choice("padding mode", padding_mode, PADDING_MODES)
+        self.padding_mode, self.size = padding_mode, size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return blur_downsample(x, self.padding_mode, self.size)
+
+    def extra_repr(self) -> str:
+        return f"padding_mode={self.padding_mode!r}, size={self.size}"
+
+
+class MaxBlurPool2d(nn.Sequential):
+    """Zhang's MaxBlurPool: ``MaxPool2d(2, stride=1)`` then ``BlurPool2d``; (N, C, H, W) -> (N, C, H/2, W/2)."""
+
+    def __init__(self, padding_mode: str = "zeros", size: int = 3):
+        super().__init__(nn.MaxPool2d(kernel_size=2, stride=1), BlurPool2d(padding_mode, size))
+
+
+def polyphase_components(x: torch.Tensor) -> torch.Tensor:
+    """The four stride-2 polyphase components of even-sized maps: (N, C, H, W) -> (4, N, C, H/2, W/2).
+
+    Component ``2 * i + j`` holds the pixels ``x[..., i::2, j::2]``.
+    """
+    if x.ndim != 4 or x.shape[-2] % 2 or x.shape[-1] % 2:
+        raise ValueError(f"expected (N, C, H, W) with even H and W, got shape {tuple(x.shape)}")
+    return torch.stack([x[..., i::2, j::2] for i in (0, 1) for j in (0, 1)])
+
+
+def aps_downsample(x: torch.Tensor, padding_mode: str = "circular") -> torch.Tensor:
+    """Adaptive polyphase sampling: per image, keep the polyphase component with the largest L2 norm.
+
+    Odd sizes are first padded by one pixel at the bottom / right with ``padding_mode``.
+    Shape: (N, C, H, W) -> (N, C, ceil(H / 2), ceil(W / 2)).
+    """
+    if x.ndim != 4:
+        raise ValueError(f"expected a batch of feature maps (N, C, H, W), got shape {tuple(x.shape)}")
+    x = pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), padding_mode)
+    components = polyphase_components(x)  # (4, N, C, h, w)
+    norms = components.flatten(2).norm(dim=2)  # (4, N)
+    chosen = norms.argmax(dim=0)  # (N,)
+    return components[chosen, torch.arange(x.shape[0], device=x.device)]
+
+
+class APSPool2d(nn.Module):
+    """APS in place of ``MaxPool2d(2)``: max over 2x2 windows at stride 1 (wrapping the border with
+    ``padding_mode``), then ``aps_downsample``. With circular padding it commutes with circular shifts
+    up to a shift of the output, which makes a circular-padded network exactly shift invariant."""
+
+    def __init__(self, padding_mode: str = "circular"):
+        super().__init__()
+        check_choice("padding mode", padding_mode, PADDING_MODES)
+        self.padding_mode = padding_mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(pad(x, (0, 1, 0, 1), self.padding_mode), kernel_size=2, stride=1)
+        return aps_downsample(x, self.padding_mode)
+
+    def extra_repr(self) -> str:
+        return f"padding_mode={self.padding_mode!r}"
+
+
+def make_downsample(downsampling: str, padding_mode: str = "zeros") -> nn.Module:
+    """The layer for a downsampling option: 'max', 'blur' or 'aps' (see the module docstring)."""
+    check_choice("downsampling", downsampling, DOWNSAMPLINGS)
+    check_choice("padding mode", padding_mode, PADDING_MODES)
+    if downsampling == "max":
+        return nn.MaxPool2d(2)
+    if downsampling == "blur":
+        return MaxBlurPool2d(padding_mode)
+    return APSPool2d(padding_mode)
