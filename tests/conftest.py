@@ -119,12 +119,6 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
-@pytest.fixture(scope="session", name="calibrate")
-def calibrate_fixture():
-    """``calibrate(model, images)``: BatchNorm statistics from real images, then eval mode (see above)."""
-    return calibrate
-
-
 @pytest.fixture(scope="session")
 def baseline(make_model) -> sl.CifarVGG:
     """Tiny zeros/max model: the baseline that is not shift invariant."""

@@ -1,5 +1,6 @@
 """Tests of shiftlab.data: the bundled sample, conversions, normalisation and the full-data loaders."""
 
+import re
 import socket
 from pathlib import Path
 
@@ -34,6 +35,13 @@ def test_load_sample_shapes_and_dtypes(sample):
     assert images.dtype == torch.uint8
     assert labels.shape == (1017,)
     assert labels.dtype == torch.int64
+
+
+def test_load_sample_returns_the_same_data_each_time(sample):
+    images, labels = sl.load_sample()
+    assert torch.equal(images, sample[0]) and torch.equal(labels, sample[1])
+    images[0, 0, 0, 0] += 1  # a private copy: changing it changes nobody else's sample
+    assert not torch.equal(images, sample[0])
 
 
 def test_load_sample_has_every_class(sample):
@@ -106,7 +114,7 @@ def test_to_float_rejects_float_images():
 
 @pytest.mark.parametrize("shape", [(32, 32, 3), (1, 3, 32, 32), (1, 32, 32, 4)])
 def test_to_float_rejects_wrong_shapes_naming_it(shape):
-    with pytest.raises(ValueError, match=r"\(N, H, W, 3\), got " + __import__("re").escape(str(shape))):
+    with pytest.raises(ValueError, match=r"\(N, H, W, 3\), got " + re.escape(str(shape))):
         sl.to_float(torch.zeros(shape, dtype=torch.uint8))
 
 

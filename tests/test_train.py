@@ -87,7 +87,7 @@ def test_rerun_with_more_epochs_resumes_from_the_state(trained, tmp_path, capsys
     state_dir = shutil.copytree(trained["state_dir"], tmp_path / "state")
     first = torch.load(state_dir / STATE_FILE, weights_only=True)
     entry = main(train_args(trained["data"], tmp_path / "checkpoints", state_dir, epochs=2))
-    assert f"after epoch 1" in capsys.readouterr().out
+    assert "after epoch 1" in capsys.readouterr().out
     state = torch.load(state_dir / STATE_FILE, weights_only=True)
     assert state["epoch"] == 2 and len(state["history"]) == 2
     assert state["history"][0] == first["history"][0]  # epoch 1 was not trained again

@@ -122,10 +122,11 @@ def shift_range(max_shift: int, step: int = 1) -> list[int]:
 
 
 def _check_shift_values(values, name: str) -> list[int]:
-    values = [int(v) for v in values] if all(isinstance(v, int) and not isinstance(v, bool) for v in values) else None
-    if not values:
-        raise ValueError(f"{name} must be a non-empty sequence of int pixel shifts")
-    return values
+    """Integer pixel shifts from a list, range, NumPy array or integer tensor, as a list of ints."""
+    values = torch.as_tensor(list(values) if isinstance(values, range) else values)
+    if values.ndim != 1 or len(values) == 0 or values.dtype in (torch.bool,) or values.is_floating_point():
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of int pixel shifts, got {values.tolist()!r}")
+    return [int(v) for v in values]
 
 
 @torch.inference_mode()
@@ -151,7 +152,7 @@ def translation_sweep(
     dxs = _check_shift_values(dxs, "dxs")
     dys = _check_shift_values(dys if dys is not None else dxs, "dys")
     height, width = images.shape[-2:]
-    margin = max(abs(v) for v in dxs + dys)
+    margin = (max(abs(v) for v in dxs), max(abs(v) for v in dys))
     canvas = pad_for_shifts(images, margin, method)  # also checks that every shift is in range
     shifts = list(product(dys, dxs))  # row-major: dy outer, dx inner
     n = len(images)
@@ -229,3 +230,17 @@ def consistency(
         ])
         predictions[round_, copy_] = torch.cat([_forward(fast_model, b).argmax(1) for b in shifted.split(batch_size)])
     return (predictions[:, 0] == predictions[:, 1]).double().mean().item() * 100
+
+
+# The two consistency protocols the checkpoints report (pairs drawn per image, 5 pairs each).
+CONSISTENCY_PROTOCOLS = {
+    # APS (Chaman and Dokmanic, CVPR 2021): circular shifts with dx, dy in -3..3.
+    "circular_consistency": {"method": "roll", "shift_values": tuple(range(-3, 4))},
+    # Zhang (ICML 2019) scaled to 32x32: offsets 0..3 of a 4-px reflect-padded image, i.e. crop shifts 1..4.
+    "crop_consistency": {"method": "crop", "shift_values": tuple(range(1, 5))},
+}
+
+
+def consistency_metrics(model: nn.Module, images: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    """Both consistency protocols of ``CONSISTENCY_PROTOCOLS``, in percent, rounded to 2 decimals."""
+    return {name: round(consistency(model, images, seed=seed, **protocol), 2) for name, protocol in CONSISTENCY_PROTOCOLS.items()}

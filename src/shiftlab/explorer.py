@@ -29,6 +29,7 @@ row y, column x, as on screen.
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import matplotlib
@@ -121,7 +122,8 @@ def paste_dataset(image: torch.Tensor, patch: int = 16, canvas: int = 32, label:
     background = tuple(crop.mean((1, 2)).tolist())
     images, positions = paste_at_every_position(crop, canvas, background)
     side = canvas - patch + 1
-    description = f"central {patch}x{patch} patch pasted on a {canvas}x{canvas} canvas (mean colour) at {side}x{side} positions"
+    description = (f"central {patch}x{patch} patch pasted on a {canvas}x{canvas} canvas (mean colour) "
+                   f"at {side}x{side} positions")
     return ShiftedSet("paste", images, positions, label, description)
 
 
@@ -185,6 +187,8 @@ def shift_features(model: nn.Module, shifted: ShiftedSet, batch_size: int = 128)
     _check_model(model)
     check_images(shifted.images, "shifted images")
     check_batch_size(batch_size)
+    if shifted.label < 0:
+        raise ValueError(f"the data set's label {shifted.label} is not a class index: build it with the image's label")
     fast = inference_copy(model)
     names = LEVELS + ("logits",)
     chunks: dict[str, list[torch.Tensor]] = {name: [] for name in names}
@@ -236,7 +240,8 @@ def cosine_to_anchor(vectors: torch.Tensor, anchor_index: int) -> torch.Tensor:
     the anchor's own value is exactly 1.0, and a zero vector has similarity 0 to everything else.
     """
     if vectors.ndim != 2 or not 0 <= anchor_index < len(vectors):
-        raise ValueError(f"need vectors (P, C) and an anchor index in 0..P-1, got {tuple(vectors.shape)} and {anchor_index}")
+        raise ValueError(f"need vectors (P, C) and an anchor index in 0..P-1, "
+                         f"got {tuple(vectors.shape)} and {anchor_index}")
     v = vectors.detach().cpu().numpy().astype(np.float64)
     norms = np.linalg.norm(v, axis=1)
     similarity = (v @ v[anchor_index]) / np.maximum(norms * norms[anchor_index], 1e-300)
@@ -280,7 +285,8 @@ class FeatureCache:
     or anchor, only recomputes the cosine similarities. ``forward_passes`` counts the batched passes run.
 
     Args:
-        models: ``{name: model}`` to use; default: the checkpoints, loaded on first use with ``load_pretrained``.
+        models: ``{name: model}`` to use; default: the checkpoints present now (``available_checkpoints``),
+            each loaded on first use with ``load_pretrained``.
         images, labels: float (N, 3, H, W) in [0, 1] and int64 (N,); default: the bundled sample.
         sizes: data-set sizes; default ``dataset_sizes()`` (smaller in quick mode).
     """
@@ -288,11 +294,13 @@ class FeatureCache:
     def __init__(self, models: dict[str, nn.Module] | None = None, images: torch.Tensor | None = None,
                  labels: torch.Tensor | None = None, sizes: DatasetSizes | None = None, batch_size: int = 128):
         if images is None:
-            sample_images, sample_labels = load_sample()
-            images, labels = to_float(sample_images), sample_labels if labels is None else labels
+            if labels is not None:
+                raise ValueError("labels were given without images: pass both, or neither for the bundled sample")
+            sample_images, labels = load_sample()
+            images = to_float(sample_images)
         check_images(images)
-        if labels is None or len(labels) != len(images):
-            raise ValueError(f"need one label per image: {len(images)} images, labels {None if labels is None else len(labels)}")
+        if not isinstance(labels, torch.Tensor) or labels.shape != images.shape[:1]:
+            raise ValueError(f"labels must be a tensor ({len(images)},), one class per image, got {labels!r:.60}")
         self.images, self.labels = images, labels
         self.sizes = sizes or dataset_sizes()
         self.batch_size = batch_size
@@ -364,40 +372,53 @@ def layer_title(layer: str, anchor_xy: tuple[int, int] | None = None, target: in
     return f"{layer}: cosine to anchor {anchor_xy}" if anchor_xy is not None else f"{layer}: cosine to anchor"
 
 
-def _axis_labels(ax, kind: str) -> None:
+def _axis_labels(ax, kind: str, x: bool = True, y: bool = True) -> None:
+    """Axis labels (on the outer panels of a grid: ``x``, ``y``) and integer ticks every 4 px."""
     what = "patch" if kind == "paste" else "window"
-    ax.set_xlabel(f"{what} position x (px)")
-    ax.set_ylabel(f"{what} position y (px)")
+    ax.set_xlabel(f"{what} position x (px)" if x else "")
+    ax.set_ylabel(f"{what} position y (px)" if y else "")
+    ax.xaxis.set_major_locator(MultipleLocator(4))  # fixed steps: integer pixels, and quick to draw
+    ax.yaxis.set_major_locator(MultipleLocator(4))
 
 
-def compare_heatmaps(cache: FeatureCache, model_names, image_index: int, kind: str, layers, anchor="centre",
+def compare_heatmaps(cache: FeatureCache, model_names, image_index: int, kinds, layers, anchor="centre",
                      vmin: float | None = None):
-    """A static grid of heatmaps: one row per model, one column per layer, one colour scale [vmin, 1]
-    and one colour bar; the anchor is marked with a red cross. ``vmin`` defaults to ``DEFAULT_VMIN``
-    of the layers' kind (the lower one if they mix cosine maps and probabilities). Returns the figure."""
+    """A static grid of heatmaps of one image: one row per model, one column per layer, all on one colour
+    scale [vmin, 1] with one colour bar; the anchor is marked with a red cross.
+
+    ``kinds`` is a data set for every column, or one per column. ``vmin`` defaults to ``DEFAULT_VMIN``
+    of the layers' kind (the lower one if cosine maps and probabilities mix). Returns the figure.
+    """
     model_names, layers = list(model_names), list(layers)
-    for layer in layers:
+    kinds = [kinds] * len(layers) if isinstance(kinds, str) else list(kinds)
+    if len(kinds) != len(layers):
+        raise ValueError(f"need one data set per column: {len(layers)} layers, {len(kinds)} data sets")
+    for kind, layer in zip(kinds, layers):
+        check_choice("data set", kind, DATASETS)
         check_choice("layer", layer, LAYERS)
     if vmin is None:
         vmin = min(DEFAULT_VMIN[_scale_kind(layer)] for layer in layers)
-    shifted = cache.dataset(image_index, kind)
-    anchor_xy = resolve_anchor(anchor, shifted.grid_shape)
-    fig, axes = plt.subplots(len(model_names), len(layers), figsize=(2.9 * len(layers) + 1.2, 2.8 * len(model_names)),
-                             squeeze=False)
-    ny, nx = shifted.grid_shape
-    for row, name in enumerate(model_names):
-        for col, layer in enumerate(layers):
+    fig, axes = plt.subplots(len(model_names), len(layers), figsize=(2.7 * len(layers) + 1.2, 2.9 * len(model_names) + 0.5),
+                             squeeze=False, layout="constrained")
+    for col, (kind, layer) in enumerate(zip(kinds, layers)):
+        shifted = cache.dataset(image_index, kind)
+        anchor_xy = resolve_anchor(anchor, shifted.grid_shape)
+        ny, nx = shifted.grid_shape
+        for row, name in enumerate(model_names):
             ax = axes[row, col]
             values = cache.heatmap(name, image_index, kind, layer, anchor_xy)
             image = ax.imshow(values.numpy(), cmap="viridis", vmin=vmin, vmax=1.0, extent=(-0.5, nx - 0.5, ny - 0.5, -0.5))
             if layer != "probability":
                 ax.plot(*anchor_xy, "r+", ms=10, mew=2)
-            ax.set_title(f"{name}\n{layer_title(layer, anchor_xy, shifted.label)}", fontsize=9)
-            _axis_labels(ax, kind)
-    label = "cosine similarity / probability" if "probability" in layers and len(layers) > 1 else (
-        "probability of the true class" if layers == ["probability"] else "cosine similarity to the anchor")
-    fig.colorbar(image, ax=axes, shrink=0.85, label=label)
-    fig.suptitle(f"test image {image_index} ({CLASSES[shifted.label]}), {kind}: {shifted.description}", fontsize=10)
+            ax.set_title(f"{name}, {kind}\n{layer_title(layer, anchor_xy, shifted.label)}", fontsize=9)
+            _axis_labels(ax, kind, x=row == len(model_names) - 1, y=col == 0 or kinds[col - 1] != kind)
+    kinds_of_scale = {_scale_kind(layer) for layer in layers}
+    label = {"cosine": "cosine similarity to the anchor", "probability": "probability of the true class"}
+    fig.colorbar(image, ax=axes, shrink=0.8, label=" / ".join(label[k] for k in sorted(kinds_of_scale)))
+    title = f"test image {image_index} ({CLASSES[int(cache.labels[image_index])]})"
+    if len(set(kinds)) == 1:
+        title += f", {kinds[0]}: {cache.dataset(image_index, kinds[0]).description}"
+    fig.suptitle(title, fontsize=10)
     return fig
 
 
@@ -444,24 +465,22 @@ def _uses_ipympl() -> bool:
 class ShiftExplorer:
     """Two models' heatmaps side by side, with controls (ipywidgets).
 
-    Controls (attributes, each an ipywidget): ``model_a``, ``model_b``, ``dataset``, ``image``, ``layer``,
-    ``anchor`` (a corner, the centre, or "custom" with ``anchor_x``, ``anchor_y``), ``vmin`` (colour-scale
-    minimum; the maximum is 1.0; cosine maps and probability maps each keep their own). ``cell_x``, ``cell_y`` (or a click on a heatmap under the ipympl
-    backend, ``%matplotlib widget``) pick a cell: ``select(x, y)`` shows its shifted image and both
-    models' values. Show it as a cell's last expression or with ``display(explorer)``.
+    Controls (attributes, each an ipywidget): ``model_a``, ``model_b``, ``dataset``, ``image``,
+    ``layer``, ``anchor`` (a corner, the centre, or "custom" with ``anchor_x``, ``anchor_y``) and
+    ``vmin``, the colour-scale minimum (the maximum is 1.0; cosine maps and probability maps each keep
+    their own). ``cell_x``, ``cell_y``, or a click on a heatmap under the ipympl backend
+    (``%matplotlib widget``), pick a cell: ``select(x, y)`` shows its shifted image and both models'
+    values. Show the explorer as a cell's last expression or with ``display(explorer)``.
 
-    A change of model, image or data set runs the models once per new (model, image, data set); a
+    A change of model, image or data set runs each model once per new (model, image, data set); a
     change of layer, anchor or colour scale only recomputes cosine similarities and updates the
     figure's image data in place.
     """
 
     def __init__(self, cache: FeatureCache | None = None, models=None, dataset: str = "paste", image_index: int = 0,
                  layer: str = "level 3", anchor="centre", vmin: float | None = None, n_images: int = 100):
-        import ipywidgets as widgets
-
         self.cache = cache or FeatureCache()
-        names = list(self.cache.model_names)
-        pair = tuple(models) if models is not None else default_pair(names)
+        pair = tuple(models) if models is not None else default_pair(self.cache.model_names)
         if len(pair) != 2:
             raise ValueError(f"models must be a pair of model names, got {pair!r}")
         for name in pair:
@@ -469,43 +488,66 @@ class ShiftExplorer:
         check_choice("data set", dataset, DATASETS)
         check_choice("layer", layer, LAYERS)
         index = self.cache.check_image_index(image_index)
-        shown = sorted(set(range(min(n_images, len(self.cache.images)))) | {index})
-        image_options = [(f"{i}: {CLASSES[int(self.cache.labels[i])]}", i) for i in shown]
-        self._busy = False
+        self._busy = False  # True while callbacks set controls themselves
         self.selection: dict | None = None
         self._vmins = dict(DEFAULT_VMIN)  # the colour minimum last used for cosine maps and for probabilities
         if vmin is not None:
             self._vmins[_scale_kind(layer)] = float(vmin)
+        self._make_controls(pair, dataset, index, layer, anchor, n_images)
+        self._build_figure()
+        self.widget = self._layout()
+        self._connect()
+        self._redraw(select=self.anchor_position)
+
+    # -- controls
+
+    def _make_controls(self, pair, dataset: str, index: int, layer: str, anchor, n_images: int) -> None:
+        import ipywidgets as widgets
+
         style = {"description_width": "initial"}
+        names, labels = list(self.cache.model_names), self.cache.labels
+        shown = sorted(set(range(min(n_images, len(labels)))) | {index})
         self.model_a = widgets.Dropdown(options=names, value=pair[0], description="left model", style=style)
         self.model_b = widgets.Dropdown(options=names, value=pair[1], description="right model", style=style)
         self.dataset = widgets.Dropdown(options=list(DATASETS), value=dataset, description="data set", style=style)
-        self.image = widgets.Dropdown(options=image_options, value=index, description="test image", style=style)
+        self.image = widgets.Dropdown(options=[(f"{i}: {CLASSES[int(labels[i])]}", i) for i in shown], value=index,
+                                      description="test image", style=style)
         self.layer = widgets.Dropdown(options=list(LAYERS), value=layer, description="layer", style=style)
         custom = not isinstance(anchor, str)
         self.anchor = widgets.Dropdown(options=list(ANCHORS) + ["custom"], value="custom" if custom else anchor,
                                        description="anchor", style=style)
-        ny, nx = self._shifted().grid_shape
-        x0, y0 = resolve_anchor(anchor, (ny, nx))
-        self.anchor_x = widgets.BoundedIntText(value=x0, min=0, max=nx - 1, description="anchor x", disabled=not custom,
-                                               layout={"width": "130px"}, style=style)
-        self.anchor_y = widgets.BoundedIntText(value=y0, min=0, max=ny - 1, description="y", disabled=not custom,
-                                               layout={"width": "90px"}, style=style)
-        self.vmin = widgets.FloatSlider(value=self._vmins[_scale_kind(layer)], min=-1.0, max=0.99, step=0.01, description="colour min",
-                                        continuous_update=False, style=style)
-        self.cell_x = widgets.BoundedIntText(value=x0, min=0, max=nx - 1, description="inspect x",
-                                             layout={"width": "130px"}, style=style)
-        self.cell_y = widgets.BoundedIntText(value=y0, min=0, max=ny - 1, description="y", layout={"width": "90px"}, style=style)
+        x, y = resolve_anchor(anchor, self._shifted().grid_shape)
+        self.anchor_x, self.anchor_y = self._position_boxes("anchor x", x, y, disabled=not custom)
+        self.vmin = widgets.FloatSlider(value=self._vmins[_scale_kind(layer)], min=-1.0, max=0.99, step=0.01,
+                                        description="colour min", continuous_update=False, style=style)
+        self.cell_x, self.cell_y = self._position_boxes("inspect x", x, y)
         self.cell_view = widgets.Image(format="png")
         self.info = widgets.HTML()
-        self._build_figure()
+
+    def _position_boxes(self, label: str, x: int, y: int, disabled: bool = False):
+        """Two integer boxes for a position (x, y) on the current grid."""
+        import ipywidgets as widgets
+
+        ny, nx = self._shifted().grid_shape
+        style = {"description_width": "initial"}
+        return (widgets.BoundedIntText(value=x, min=0, max=nx - 1, description=label, disabled=disabled,
+                                       layout={"width": "130px"}, style=style),
+                widgets.BoundedIntText(value=y, min=0, max=ny - 1, description="y", disabled=disabled,
+                                       layout={"width": "90px"}, style=style))
+
+    def _layout(self):
+        import ipywidgets as widgets
+
         self._plot = self.figure.canvas if _uses_ipympl() else widgets.Image(format="png")
-        self.widget = widgets.VBox([
+        inspect = widgets.VBox([widgets.HBox([self.cell_x, self.cell_y]), self.cell_view])
+        return widgets.VBox([
             widgets.HBox([self.model_a, self.model_b, self.dataset, self.image]),
             widgets.HBox([self.layer, self.anchor, self.anchor_x, self.anchor_y, self.vmin]),
             self._plot,
-            widgets.HBox([widgets.VBox([widgets.HBox([self.cell_x, self.cell_y]), self.cell_view]), self.info]),
+            widgets.HBox([inspect, self.info]),
         ])
+
+    def _connect(self) -> None:
         for control in (self.model_a, self.model_b, self.dataset, self.image):
             control.observe(self._on_data_change, names="value")
         for control in (self.layer, self.anchor, self.anchor_x, self.anchor_y, self.vmin):
@@ -513,12 +555,21 @@ class ShiftExplorer:
         for control in (self.cell_x, self.cell_y):
             control.observe(self._on_cell_change, names="value")
         self.figure.canvas.mpl_connect("button_press_event", self._on_click)
-        self._redraw(select=(x0, y0))
+
+    @contextmanager
+    def _quietly(self):
+        """Set controls from inside a callback without triggering the callbacks again."""
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
 
     # -- state
 
     @property
     def models(self) -> tuple[str, str]:
+        """The names of the left and right models."""
         return self.model_a.value, self.model_b.value
 
     def _shifted(self) -> ShiftedSet:
@@ -527,22 +578,24 @@ class ShiftExplorer:
     @property
     def anchor_position(self) -> tuple[int, int]:
         """The anchor as (x, y) on the current grid."""
+        grid_shape = self._shifted().grid_shape
         if self.anchor.value == "custom":
-            return check_position("anchor", (self.anchor_x.value, self.anchor_y.value), self._shifted().grid_shape)
-        return resolve_anchor(self.anchor.value, self._shifted().grid_shape)
+            return check_position("anchor", (self.anchor_x.value, self.anchor_y.value), grid_shape)
+        return resolve_anchor(self.anchor.value, grid_shape)
 
     def heatmaps(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The two (ny, nx) heatmaps for the current controls."""
-        return tuple(self.cache.heatmap(name, self.image.value, self.dataset.value, self.layer.value, self.anchor_position)
-                     for name in self.models)
+        image, kind, layer, anchor = self.image.value, self.dataset.value, self.layer.value, self.anchor_position
+        return tuple(self.cache.heatmap(name, image, kind, layer, anchor) for name in self.models)
 
     # -- figure
 
     def _build_figure(self) -> None:
+        """Two heatmaps and one colour bar, made once; redraws only change their data, limits and labels."""
         if _uses_ipympl():
             with plt.ioff():
                 self.figure = plt.figure(figsize=(10, 4.3))
-        else:
+        else:  # a figure outside pyplot: the inline backend does not show it again at the end of the cell
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
 
@@ -550,37 +603,35 @@ class ShiftExplorer:
             FigureCanvasAgg(self.figure)
         self.axes = self.figure.subplots(1, 2)
         self.figure.subplots_adjust(left=0.07, right=0.86, bottom=0.13, top=0.8, wspace=0.3)
-        self._norm = Normalize(self.vmin.value, 1.0)
-        self.artists = [ax.imshow(np.zeros((1, 1)), cmap="viridis", norm=self._norm, interpolation="nearest") for ax in self.axes]
+        norm = Normalize(self.vmin.value, 1.0)  # shared: one colour scale for both maps
+        self.artists = [ax.imshow(np.zeros((1, 1)), cmap="viridis", norm=norm, interpolation="nearest") for ax in self.axes]
         self._anchor_marks = [ax.plot([], [], "r+", ms=12, mew=2)[0] for ax in self.axes]
         self._cell_marks = [ax.plot([], [], "s", mfc="none", mec="white", ms=9, mew=1.5)[0] for ax in self.axes]
-        for ax in self.axes:  # fixed tick steps: cheaper to draw than automatic ones
-            ax.xaxis.set_major_locator(MultipleLocator(4))
-            ax.yaxis.set_major_locator(MultipleLocator(4))
-        colorbar_axes = self.figure.add_axes((0.89, 0.13, 0.02, 0.67))
-        self.colorbar = self.figure.colorbar(self.artists[0], cax=colorbar_axes)
+        self.colorbar = self.figure.colorbar(self.artists[0], cax=self.figure.add_axes((0.89, 0.13, 0.02, 0.67)))
 
     def _redraw(self, select: tuple[int, int] | None = None) -> None:
         shifted, anchor_xy, layer = self._shifted(), self.anchor_position, self.layer.value
         ny, nx = shifted.grid_shape
         extent = (-0.5, nx - 0.5, ny - 0.5, -0.5)
-        for ax, artist, mark, name, values in zip(self.axes, self.artists, self._anchor_marks, self.models, self.heatmaps()):
+        for ax, artist, mark, name, values in zip(self.axes, self.artists, self._anchor_marks, self.models,
+                                                  self.heatmaps()):
             artist.set_data(values.numpy())
             artist.set_extent(extent)
+            artist.set_clim(self.vmin.value, 1.0)
             ax.set_xlim(extent[:2])
             ax.set_ylim(extent[2:])
             mark.set_data([anchor_xy[0]], [anchor_xy[1]])
             mark.set_visible(layer != "probability")
             ax.set_title(f"{name}\n{layer_title(layer, anchor_xy, shifted.label)}", fontsize=10)
             _axis_labels(ax, shifted.kind)
-        for artist in self.artists:
-            artist.set_clim(self.vmin.value, 1.0)
-        self.colorbar.set_label("probability of the true class" if layer == "probability" else "cosine similarity to the anchor")
+        self.colorbar.set_label(
+            "probability of the true class" if layer == "probability" else "cosine similarity to the anchor")
         self.figure.suptitle(f"test image {self.image.value} ({CLASSES[shifted.label]}), {shifted.kind}: "
                              f"{shifted.description}", fontsize=10)
-        self.select(*(select or (self.cell_x.value, self.cell_y.value)))
+        self.select(*(select or (self.cell_x.value, self.cell_y.value)))  # new values there; draws the figure
 
     def _show(self) -> None:
+        """Draw the figure: in place under ipympl, else as a PNG in an image widget (inline backend, tests)."""
         if _uses_ipympl():
             self.figure.canvas.draw_idle()
         else:
@@ -594,33 +645,25 @@ class ShiftExplorer:
         if self._busy:
             return
         ny, nx = self._shifted().grid_shape
-        self._busy = True
-        try:  # the grid may have changed size: clamp the anchor and the inspected cell onto it
-            for widget, top in ((self.anchor_x, nx - 1), (self.anchor_y, ny - 1), (self.cell_x, nx - 1), (self.cell_y, ny - 1)):
-                widget.max = top
+        with self._quietly():  # the grid may have changed size: keep the anchor and the inspected cell on it
+            for box, top in ((self.anchor_x, nx), (self.anchor_y, ny), (self.cell_x, nx), (self.cell_y, ny)):
+                box.max = top - 1
             if self.anchor.value != "custom":
                 self.anchor_x.value, self.anchor_y.value = self.anchor_position
-        finally:
-            self._busy = False
         self._redraw()
 
     def _on_view_change(self, change) -> None:
         if self._busy:
             return
-        if change["owner"] is self.layer and _scale_kind(change["old"]) != _scale_kind(change["new"]):
-            self._vmins[_scale_kind(change["old"])] = self.vmin.value  # each kind of map keeps its own colour minimum
-            self._busy = True
-            try:
-                self.vmin.value = self._vmins[_scale_kind(change["new"])]
-            finally:
-                self._busy = False
+        old, new = change["old"], change["new"]
+        if change["owner"] is self.layer and _scale_kind(old) != _scale_kind(new):
+            self._vmins[_scale_kind(old)] = self.vmin.value  # each kind of map keeps its own colour minimum
+            with self._quietly():
+                self.vmin.value = self._vmins[_scale_kind(new)]
         self.anchor_x.disabled = self.anchor_y.disabled = self.anchor.value != "custom"
-        if change["owner"] is self.anchor and self.anchor.value != "custom":
-            self._busy = True
-            try:
+        if change["owner"] is self.anchor and new != "custom":
+            with self._quietly():
                 self.anchor_x.value, self.anchor_y.value = self.anchor_position
-            finally:
-                self._busy = False
         self._redraw()
 
     def _on_cell_change(self, change) -> None:
@@ -628,6 +671,7 @@ class ShiftExplorer:
             self.select(self.cell_x.value, self.cell_y.value)
 
     def _on_click(self, event) -> None:
+        """A click on a heatmap cell (ipympl backend) selects it."""
         if event.inaxes in list(self.axes) and event.xdata is not None:
             ny, nx = self._shifted().grid_shape
             x, y = int(round(event.xdata)), int(round(event.ydata))
@@ -637,25 +681,21 @@ class ShiftExplorer:
     # -- inspecting one cell
 
     def select(self, x: int, y: int) -> dict:
-        """Show the shifted image at position (x, y) and both models' values there; returns ``selection``:
-        x, y, image (3, S, S), models, values (the heatmaps' cells), probabilities (true class) and
-        predictions (top-1 class names)."""
+        """Show the shifted image at position (x, y) and both models' values there. Returns (and keeps as
+        ``selection``) a dict: x, y, image (3, S, S), models, values (the two heatmaps at (x, y)),
+        probabilities (of the true class) and predictions (top-1 class names)."""
         shifted = self._shifted()
         x, y = check_position("cell", (x, y), shifted.grid_shape)
         index = shifted.index(x, y)
-        maps = self.heatmaps()
-        feats = [self.cache.features(name, self.image.value, self.dataset.value) for name in self.models]
+        features = [self.cache.features(name, self.image.value, self.dataset.value) for name in self.models]
         self.selection = {
             "x": x, "y": y, "image": shifted.images[index], "models": self.models,
-            "values": tuple(float(m[y, x]) for m in maps),
-            "probabilities": tuple(float(f.probability[index]) for f in feats),
-            "predictions": tuple(CLASSES[int(f.predictions[index])] for f in feats),
+            "values": tuple(float(values[y, x]) for values in self.heatmaps()),
+            "probabilities": tuple(float(f.probability[index]) for f in features),
+            "predictions": tuple(CLASSES[int(f.predictions[index])] for f in features),
         }
-        self._busy = True
-        try:
+        with self._quietly():
             self.cell_x.value, self.cell_y.value = x, y
-        finally:
-            self._busy = False
         for mark in self._cell_marks:
             mark.set_data([x], [y])
         self.cell_view.value = png_bytes(shifted.images[index], scale=max(1, 128 // shifted.images.shape[-1]))
@@ -665,13 +705,14 @@ class ShiftExplorer:
 
     def _info_html(self) -> str:
         s, layer = self.selection, self.layer.value
-        what = "shown: P(true class)" if layer == "probability" else f"shown: {layer} cosine to anchor {self.anchor_position}"
+        shown = "P(true class)" if layer == "probability" else f"{layer} cosine to anchor {self.anchor_position}"
         rows = "".join(
-            f"<tr><td>{name}</td><td>{value:.4f}</td><td>{p:.4f}</td><td>{pred}</td></tr>"
-            for name, value, p, pred in zip(s["models"], s["values"], s["probabilities"], s["predictions"])
+            f"<tr><td>{name}</td><td>{value:.4f}</td><td>{p:.4f}</td><td>{prediction}</td></tr>"
+            for name, value, p, prediction in zip(s["models"], s["values"], s["probabilities"], s["predictions"])
         )
         return (f"<b>position ({s['x']}, {s['y']})</b>, true class {CLASSES[self._shifted().label]}<br>"
-                f"<table><tr><th>model</th><th>{what}</th><th>P(true class)</th><th>top-1</th></tr>{rows}</table>")
+                f"<table><tr><th>model</th><th>shown: {shown}</th><th>P(true class)</th><th>top-1</th></tr>"
+                f"{rows}</table>")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

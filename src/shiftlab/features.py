@@ -6,6 +6,8 @@ walk ``feature_maps`` runs the levels and layers in order and keeps every layer'
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -40,14 +42,29 @@ def feature_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tens
     """The output of every layer for a batch, in forward order: ``{"0.0": (N, C, H, W), ...}``.
 
     Images are float (N, 3, H, W) in [0, 1]; the last entries are the head's (N, classes) logits.
+    The model runs in eval mode (BatchNorm uses its running statistics) and is left as it was.
     """
     check_images(images)
+    levels = _levels(model)
     outputs, x = {}, images
-    for i, level in enumerate(_levels(model)):
-        for j, layer in enumerate(level):
-            x = layer(x)
-            outputs[f"{i}.{j}"] = x
+    with eval_mode(model):
+        for i, level in enumerate(levels):
+            for j, layer in enumerate(level):
+                x = layer(x)
+                outputs[f"{i}.{j}"] = x
     return outputs
+
+
+@contextmanager
+def eval_mode(model: nn.Module):
+    """Run ``model`` in eval mode inside the block, then restore every submodule's training flag."""
+    flags = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in flags.items():
+            module.training = training
 
 
 @torch.no_grad()

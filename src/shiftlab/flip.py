@@ -12,6 +12,8 @@ import copy
 import torch
 from torch import nn
 
+from .features import eval_mode
+
 # The 1-D toy from the course: a signal and a kernel.
 TOY_SIGNAL = (1.0, 3.0, 5.0, 4.0, 7.0)
 TOY_KERNEL = (0.3, 0.5, 0.8)
@@ -57,9 +59,10 @@ def flip_equivariance_error(model: nn.Module, images: torch.Tensor) -> float:
     """
     if images.ndim != 4:
         raise ValueError(f"expected images (N, C, H, W), got shape {tuple(images.shape)}")
-    model = model.eval()
-    reference = model(images)
+    with eval_mode(model):
+        reference = model(images)
+        flipped_output = flip_kernels(model)(images.flip(-1))
     if reference.ndim == 4:
         reference = reference.flip(-1)
-    difference = (flip_kernels(model)(images.flip(-1)) - reference).abs().max()
+    difference = (flipped_output - reference).abs().max()
     return (difference / reference.abs().max()).item()

@@ -43,7 +43,9 @@ def source_path(assignment: str, course: Path = COURSE) -> Path:
 
 def nbgrader(args: list[str], course_root: Path, quick: bool = False) -> str:
     """Run one nbgrader command on the course at ``course_root``; return its output, raise if it fails."""
-    env = {**os.environ, "SHIFTLAB_QUICK": "1" if quick else "0"}
+    # The venv's bin first, so nbgrader finds its helpers (alembic) even when the venv isn't activated.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "SHIFTLAB_QUICK": "1" if quick else "0", "PATH": path}
     command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course_root}"]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     output = done.stdout + done.stderr
@@ -89,8 +91,15 @@ def execute(notebook: nbformat.NotebookNode, directory: Path, quick: bool = Fals
     """Execute a notebook in ``directory`` with a fresh python3 kernel; raise on the first error."""
     from nbclient import NotebookClient
 
+    previous = os.environ.get("SHIFTLAB_QUICK")
     os.environ["SHIFTLAB_QUICK"] = "1" if quick else "0"  # the kernel inherits this process's environment
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(directory)}}).execute()
+    try:
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(directory)}}).execute()
+    finally:
+        if previous is None:
+            del os.environ["SHIFTLAB_QUICK"]
+        else:
+            os.environ["SHIFTLAB_QUICK"] = previous
     return notebook
 
 

@@ -78,11 +78,27 @@ class BlurPool2d(nn.Module):
         return f"padding_mode={self.padding_mode!r}, size={self.size}"
 
 
-class MaxBlurPool2d(nn.Sequential):
-    """Zhang's MaxBlurPool: ``MaxPool2d(2, stride=1)`` then ``BlurPool2d``; (N, C, H, W) -> (N, C, H/2, W/2)."""
+def max_pool_stride1(x: torch.Tensor, padding_mode: str) -> torch.Tensor:
+    """Max over 2x2 windows at stride 1. In circular mode the windows wrap around (size kept, so the
+    layer commutes with circular shifts); otherwise they stay inside the map, as in Zhang's code (size - 1)."""
+    if padding_mode == "circular":
+        x = pad(x, (0, 1, 0, 1), "circular")
+    return F.max_pool2d(x, kernel_size=2, stride=1)
+
+
+class MaxBlurPool2d(nn.Module):
+    """Zhang's MaxBlurPool: ``max_pool_stride1`` then ``blur_downsample``; (N, C, H, W) -> (N, C, H/2, W/2)."""
 
     def __init__(self, padding_mode: str = "zeros", size: int = 3):
-        super().__init__(nn.MaxPool2d(kernel_size=2, stride=1), BlurPool2d(padding_mode, size))
+        super().__init__()
+        check_choice("padding mode", padding_mode, PADDING_MODES)
+        self.padding_mode, self.size = padding_mode, size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return blur_downsample(max_pool_stride1(x, self.padding_mode), self.padding_mode, self.size)
+
+    def extra_repr(self) -> str:
+        return f"padding_mode={self.padding_mode!r}, size={self.size}"
 
 
 def polyphase_components(x: torch.Tensor) -> torch.Tensor:
@@ -111,8 +127,7 @@ def aps_downsample(x: torch.Tensor, padding_mode: str = "circular") -> torch.Ten
 
 
 class APSPool2d(nn.Module):
-    """APS in place of ``MaxPool2d(2)``: max over 2x2 windows at stride 1 (wrapping the border with
-    ``padding_mode``), then ``aps_downsample``. With circular padding it commutes with circular shifts
+    """APS in place of ``MaxPool2d(2)``: ``max_pool_stride1``, then ``aps_downsample``. With circular padding it commutes with circular shifts
     up to a shift of the output, which makes a circular-padded network exactly shift invariant."""
 
     def __init__(self, padding_mode: str = "circular"):
@@ -121,8 +136,7 @@ class APSPool2d(nn.Module):
         self.padding_mode = padding_mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.max_pool2d(pad(x, (0, 1, 0, 1), self.padding_mode), kernel_size=2, stride=1)
-        return aps_downsample(x, self.padding_mode)
+        return aps_downsample(max_pool_stride1(x, self.padding_mode), self.padding_mode)
 
     def extra_repr(self) -> str:
         return f"padding_mode={self.padding_mode!r}"

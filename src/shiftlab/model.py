@@ -110,18 +110,20 @@ class CifarVGG(nn.Sequential):
         return super().forward(x)
 
     def __getitem__(self, index):
-        """``model[i]`` is a level; a slice such as ``model[:3]`` is a plain ``nn.Sequential`` of levels."""
+        """``model[i]`` is a level; a slice such as ``model[:3]`` is a plain ``nn.Sequential`` of levels
+        in the model's own mode (eval stays eval)."""
         if isinstance(index, slice):
-            return nn.Sequential(*list(self)[index])
+            return nn.Sequential(*list(self)[index]).train(self.training)
         return super().__getitem__(index)
 
 
 def check_model_input(x: torch.Tensor) -> None:
     """Raise a ValueError / TypeError unless ``x`` is (N, 3, H, W) float with H, W >= ``MIN_SIZE``."""
     wanted = f"(N, 3, H, W) float images in [0, 1] with H, W >= {MIN_SIZE}"
-    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3 or min(x.shape[-2:]) < MIN_SIZE:
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"CifarVGG got input of shape {got}; it wants {wanted}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"CifarVGG got a {type(x).__name__}; it wants a torch.Tensor of {wanted}")
+    if x.ndim != 4 or x.shape[1] != 3 or min(x.shape[-2:]) < MIN_SIZE:
+        raise ValueError(f"CifarVGG got input of shape {tuple(x.shape)}; it wants {wanted}")
     check_images(x, "CifarVGG input")
 
 

@@ -12,6 +12,8 @@ All three agree on the interior pixels, which never left the image.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 from torchvision.transforms.v2 import functional as TF
 
@@ -32,7 +34,7 @@ def max_shift(method: str, size: int) -> int:
 def check_shift(dx: int, dy: int, method: str, height: int, width: int) -> None:
     """Raise unless (dx, dy) are integers within the range ``method`` supports for H x W images."""
     for name, value in (("dx", dx), ("dy", dy)):
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, Integral):
             raise TypeError(f"{name} must be an int number of pixels, got {value!r}")
     limit_x, limit_y = max_shift(method, width), max_shift(method, height)
     if abs(dx) > limit_x or abs(dy) > limit_y:
@@ -60,8 +62,8 @@ def translate_crop(images: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     """Shift (N, 3, H, W) images by cutting an H x W window from the reflect-padded image."""
     check_images(images)
     check_shift(dx, dy, "crop", *images.shape[-2:])
-    margin = max(abs(dx), abs(dy))
-    return window(pad(images, (margin,) * 4, "reflect"), margin, dx, dy, *images.shape[-2:])
+    margin = (abs(dx), abs(dy))
+    return window(pad_for_shifts(images, margin, "crop"), margin, dx, dy, *images.shape[-2:])
 
 
 def translate(images: torch.Tensor, dx: int, dy: int, method: str = "affine") -> torch.Tensor:
@@ -70,20 +72,28 @@ def translate(images: torch.Tensor, dx: int, dy: int, method: str = "affine") ->
     return {"affine": translate_affine, "roll": translate_roll, "crop": translate_crop}[method](images, dx, dy)
 
 
-def pad_for_shifts(images: torch.Tensor, margin: int, method: str) -> torch.Tensor:
+def _margins(margin: int | tuple[int, int]) -> tuple[int, int]:
+    """A margin given as one int or as (horizontal, vertical) -> (horizontal, vertical)."""
+    return (margin, margin) if isinstance(margin, int) else (int(margin[0]), int(margin[1]))
+
+
+def pad_for_shifts(images: torch.Tensor, margin: int | tuple[int, int], method: str) -> torch.Tensor:
     """Pad once so that every shift up to ``margin`` is a plain window of the result (see ``window``).
 
-    The padding is what the method lets in: zeros for ``affine``, wrap-around for ``roll``,
-    reflection for ``crop``. Shape: (N, 3, H, W) -> (N, 3, H + 2 margin, W + 2 margin).
+    ``margin`` is one int or (horizontal, vertical) in pixels. The padding is what the method lets in:
+    zeros for ``affine``, wrap-around for ``roll``, reflection for ``crop``.
+    Shape: (N, 3, H, W) -> (N, 3, H + 2 vertical, W + 2 horizontal).
     """
     check_images(images)
-    check_shift(margin, margin, method, *images.shape[-2:])
-    return pad(images, (margin,) * 4, _CANVAS_PADDING[method])
+    margin_x, margin_y = _margins(margin)
+    check_shift(margin_x, margin_y, method, *images.shape[-2:])
+    return pad(images, (margin_x, margin_x, margin_y, margin_y), _CANVAS_PADDING[method])
 
 
-def window(canvas: torch.Tensor, margin: int, dx: int, dy: int, height: int, width: int) -> torch.Tensor:
-    """The H x W window of a padded canvas that shows the image shifted by (dx, dy)."""
-    top, left = margin - dy, margin - dx
+def window(canvas: torch.Tensor, margin: int | tuple[int, int], dx: int, dy: int, height: int, width: int) -> torch.Tensor:
+    """The H x W window of a canvas padded by ``margin`` that shows the image shifted by (dx, dy)."""
+    margin_x, margin_y = _margins(margin)
+    top, left = margin_y - dy, margin_x - dx
     return canvas[..., top : top + height, left : left + width]
 
 
