@@ -1,5 +1,10 @@
 # Shift happens: set-up, tests, course builds and training. `make help` lists the targets.
+SHELL := bash
 PYTHON ?= python3
+EPOCHS ?= 10
+# name:padding:downsampling of every shipped checkpoint
+VARIANTS := baseline:zeros:max reflect:reflect:max replicate:replicate:max circular:circular:max \
+            blurpool:zeros:blur aps-circular:circular:aps
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
@@ -15,7 +20,7 @@ help:
 	@echo "make release     generate the student versions into assignments/"
 	@echo "make solutions   execute the solution notebooks into solutions/"
 	@echo "make grade-demo  release, submit three students, autograde and print the scores"
-	@echo "make train       train every checkpoint (needs the CIFAR-10 JPEG copy; see README)"
+	@echo "make train       train every checkpoint, EPOCHS=10 by default (unpacks the CIFAR-10 JPEG copy first)"
 	@echo "make benchmark   print sweep throughput and recompute the checkpoints' metrics"
 
 # The virtual environment, installed once; it is redone only when pyproject.toml changes.
@@ -51,8 +56,15 @@ $(DATA)/train:
 
 data: $(DATA)/train
 
+# Each variant resumes from runs/<name>-<epochs>ep if interrupted; afterwards the consistency metrics
+# are measured and written into the manifest.
 train: setup data
-	bash runs/queue.sh
+	set -e; for variant in $(VARIANTS); do \
+	  IFS=: read -r name padding downsampling <<< "$$variant"; \
+	  $(BIN)/python -u -m shiftlab.train --name $$name --padding-mode $$padding --downsampling $$downsampling \
+	    --epochs $(EPOCHS) --state-dir runs/$$name-$(EPOCHS)ep; \
+	done
+	$(BIN)/python benchmarks/checkpoints.py --write
 
 benchmark: setup
 	$(BIN)/python benchmarks/sweep.py
