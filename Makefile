@@ -1,7 +1,7 @@
 # Shift happens: set-up, tests, course builds and training. `make help` lists the targets.
 SHELL := bash
 PYTHON ?= python3
-EPOCHS ?= 10
+EPOCHS ?= 15
 # name:padding:downsampling of every shipped checkpoint
 VARIANTS := baseline:zeros:max reflect:reflect:max replicate:replicate:max circular:circular:max \
             blurpool:zeros:blur aps-circular:circular:aps
@@ -20,7 +20,7 @@ help:
 	@echo "make release     generate the student versions into assignments/"
 	@echo "make solutions   execute the solution notebooks into solutions/"
 	@echo "make grade-demo  release, submit three students, autograde and print the scores"
-	@echo "make train       train every checkpoint, EPOCHS=10 by default (unpacks the CIFAR-10 JPEG copy first)"
+	@echo "make train       train every checkpoint, EPOCHS=15 by default (unpacks the CIFAR-10 JPEG copy first)"
 	@echo "make benchmark   print sweep throughput and recompute the checkpoints' metrics"
 
 # The virtual environment, installed once; it is redone only when pyproject.toml changes.

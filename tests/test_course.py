@@ -5,6 +5,7 @@ The round trip runs real nbgrader commands and real kernels on every graded assi
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -68,6 +69,10 @@ def test_solution_notebook_is_up_to_date_and_executed(assignment):
     assert all(c.execution_count is not None for c in code), "every code cell of a solution must be executed"
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for c in code for o in c.outputs), "solutions must show figures"
+    outputs = [o for c in code for o in c.outputs]
+    assert not [o for o in outputs if o.get("name") == "stderr"], "a solution notebook must not show warnings"
+    frozen_bars = [o for o in outputs if re.search(r"\d+%\|", o.get("data", {}).get("text/plain", ""))]
+    assert not frozen_bars, "progress bars must be off in stored solutions: readers would see a frozen 0% bar"
     assert "BEGIN HIDDEN TESTS" not in committed_path.read_text()
 
 

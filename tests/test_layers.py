@@ -18,7 +18,7 @@ from shiftlab.layers import (
     check_choice,
     make_downsample,
     pad,
-    polyphase_components,
+    polyphase_view,
 )
 
 
@@ -162,27 +162,28 @@ def test_maxpool_and_aps_commute_with_even_circular_shifts(maps):
         assert torch.equal(layer(shifted), torch.roll(layer(maps), (1, -2), (-2, -1)))
 
 
-# ---------------------------------------------------------------- polyphase components and APS
+# ---------------------------------------------------------------- polyphase view and APS
 
 
-def test_polyphase_components_shape_and_order(maps):
-    components = polyphase_components(maps)
-    assert components.shape == (4, 2, 6, 16, 16)
+def test_polyphase_view_shape_and_order(maps):
+    phases = polyphase_view(maps)
+    assert phases.shape == (2, 6, 16, 2, 16, 2)
+    assert phases.data_ptr() == maps.data_ptr(), "a view, not a copy"
     for i in (0, 1):
         for j in (0, 1):
-            assert torch.equal(components[2 * i + j], maps[..., i::2, j::2])
+            assert torch.equal(phases[..., i, :, j], maps[..., i::2, j::2])
 
 
-def test_polyphase_components_reassemble_the_input(maps):
-    components = polyphase_components(maps)  # (4, N, C, h, w) -> pixel_shuffle's (N, C * 4, h, w)
-    stacked = components.permute(1, 2, 0, 3, 4).flatten(1, 2)
-    assert torch.equal(nn.functional.pixel_shuffle(stacked, 2), maps)
+def test_polyphase_view_matches_pixel_unshuffle(maps):
+    """pixel_unshuffle stacks the same four components, channel by channel, as (N, C * 4, h, w)."""
+    components = polyphase_view(maps).permute(0, 1, 3, 5, 2, 4).flatten(1, 3)
+    assert torch.equal(components, nn.functional.pixel_unshuffle(maps, 2))
 
 
 @pytest.mark.parametrize("shape", [(2, 6, 31, 32), (2, 6, 32, 31), (6, 32, 32)])
-def test_polyphase_components_rejects_odd_or_unbatched(shape):
+def test_polyphase_view_rejects_odd_or_unbatched(shape):
     with pytest.raises(ValueError, match=r"even H and W, got shape " + str(shape).replace("(", r"\(").replace(")", r"\)")):
-        polyphase_components(torch.zeros(shape))
+        polyphase_view(torch.zeros(shape))
 
 
 def test_aps_downsample_keeps_the_largest_norm_component(maps):

@@ -223,3 +223,23 @@ def test_quick_mode_is_off_by_default(monkeypatch):
     monkeypatch.delenv(course.QUICK_ENV, raising=False)
     assert not shiftlab.quick_mode()
     assert course.lesson_size("full", "quick") == "full"
+
+
+@pytest.mark.parametrize("env,enabled,shown", [("", True, True), ("", False, False), ("1", True, False), ("true", True, False), ("0", True, True)])
+def test_progress_bar_honours_enabled_and_tqdm_disable(monkeypatch, env, enabled, shown):
+    monkeypatch.setenv("TQDM_DISABLE", env)
+    bar = course.progress_bar(range(3), enabled=enabled, desc="test")
+    assert bar.disable is not shown
+    assert list(bar) == [0, 1, 2]
+
+
+def test_tqdm_disable_silences_a_sweep(monkeypatch, capsys, baseline, subset):
+    """nbgrader_config.py and the solution builder set TQDM_DISABLE; a sweep must then print no bar."""
+    images, labels = subset
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    shiftlab.translation_sweep(baseline, images[:8], labels[:8], dxs=[0, 1], dys=[0], progress=True)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    shiftlab.translation_sweep(baseline, images[:8], labels[:8], dxs=[0, 1], dys=[0], progress=True)
+    assert "sweep" in capsys.readouterr().err

@@ -14,8 +14,8 @@ from itertools import product
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
+from .course import progress_bar
 from .data import check_images
 from .layers import check_choice
 from .shifts import SHIFT_METHODS, pad_for_shifts, window
@@ -49,7 +49,7 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 256
     check_batch_size(batch_size)
     fast_model = inference_copy(model)
     batches = images.split(batch_size)
-    return torch.cat([_forward(fast_model, b) for b in tqdm(batches, desc="predict", disable=not progress)])
+    return torch.cat([_forward(fast_model, b) for b in progress_bar(batches, desc="predict", enabled=progress)])
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def translation_sweep(
     fast_model = inference_copy(model)
     predictions = torch.empty(len(shifts) * n, dtype=torch.int64)
     losses = torch.empty(len(shifts) * n)
-    bar = tqdm(total=len(shifts) * n, desc=f"{method} sweep", unit="img", disable=not progress)
+    bar = progress_bar(total=len(shifts) * n, desc=f"{method} sweep", unit="img", enabled=progress)
     for start in range(0, len(shifts) * n, batch_size):
         stop = min(start + batch_size, len(shifts) * n)
         pieces = []
@@ -223,7 +223,7 @@ def consistency(
     draws = torch.tensor(values)[torch.randint(len(values), (pairs_per_image, 2, len(images), 2), generator=generator)]
     fast_model = inference_copy(model)
     predictions = torch.empty(pairs_per_image, 2, len(images), dtype=torch.int64)
-    for round_, copy_ in tqdm(list(product(range(pairs_per_image), range(2))), desc="consistency", disable=not progress):
+    for round_, copy_ in progress_bar(list(product(range(pairs_per_image), range(2))), desc="consistency", enabled=progress):
         shifted = torch.stack([
             window(image, margin, dx, dy, height, width)
             for image, (dx, dy) in zip(canvas, draws[round_, copy_].tolist())

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from .course import progress_bar
 from .data import CIFAR10_MEAN, check_images
 from .layers import check_choice
 
@@ -75,7 +75,7 @@ def mean_feature_maps(model: nn.Module, images: torch.Tensor, batch_size: int = 
     if len(images) == 0:
         raise ValueError("need at least one image to average over")
     sums: dict[str, torch.Tensor] = {}
-    for batch in tqdm(images.split(batch_size), desc="mean feature maps", disable=not progress):
+    for batch in progress_bar(images.split(batch_size), desc="mean feature maps", enabled=progress):
         for name, output in feature_maps(model, batch).items():
             sums[name] = sums.get(name, 0) + output.sum(0)
     return {name: total / len(images) for name, total in sums.items()}

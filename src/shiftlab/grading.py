@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -88,18 +89,22 @@ def solution_notebook(source: Path) -> nbformat.NotebookNode:
 
 
 def execute(notebook: nbformat.NotebookNode, directory: Path, quick: bool = False, timeout: int = 600) -> nbformat.NotebookNode:
-    """Execute a notebook in ``directory`` with a fresh python3 kernel; raise on the first error."""
+    """Execute a notebook in ``directory`` with a fresh python3 kernel; raise on the first error.
+
+    Progress bars are off: in a stored notebook they would be frozen widgets that readers cannot render."""
     from nbclient import NotebookClient
 
-    previous = os.environ.get("SHIFTLAB_QUICK")
-    os.environ["SHIFTLAB_QUICK"] = "1" if quick else "0"  # the kernel inherits this process's environment
+    settings = {"SHIFTLAB_QUICK": "1" if quick else "0", "TQDM_DISABLE": "1"}
+    previous = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)  # the kernel inherits this process's environment
     try:
         NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(directory)}}).execute()
     finally:
-        if previous is None:
-            del os.environ["SHIFTLAB_QUICK"]
-        else:
-            os.environ["SHIFTLAB_QUICK"] = previous
+        for name, value in previous.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
     return notebook
 
 
@@ -194,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.action == "release":
             print(f"released {release(assignment).relative_to(REPO)}")
         elif args.action == "solutions":
-            print(f"executed {build_solution(assignment).relative_to(REPO)}", flush=True)
+            start = time.perf_counter()
+            path = build_solution(assignment)
+            print(f"executed {path.relative_to(REPO)} in {time.perf_counter() - start:.0f} s", flush=True)
         else:
             with tempfile.TemporaryDirectory() as workdir:
                 _print_table(assignment, round_trip(assignment, Path(workdir), quick=not args.full))

@@ -51,16 +51,20 @@ def binomial_filter(size: int = 3) -> torch.Tensor:
 def blur_downsample(x: torch.Tensor, padding_mode: str = "zeros", size: int = 3) -> torch.Tensor:
     """Blur each channel with ``binomial_filter(size)`` and keep every second pixel.
 
-    Shape: (N, C, H, W) -> (N, C, ceil(H / 2), ceil(W / 2)) for size 3; the border is padded by
-    (size - 1) / 2 pixels each side with ``padding_mode``.
+    Shape: (N, C, H, W) -> (N, C, ceil(H / 2), ceil(W / 2)); the border is padded by ``(size - 1) // 2``
+    pixels before and ``size // 2`` after with ``padding_mode``. The binomial kernel is computed as
+    ``size - 1`` box filters of width 2 (Pascal's rule), the last at stride 2: several times faster on
+    CPUs than a depthwise convolution, and equal to it up to float rounding.
     """
     if x.ndim != 4:
         raise ValueError(f"expected a batch of feature maps (N, C, H, W), got shape {tuple(x.shape)}")
-    channels = x.shape[1]
-    kernel = binomial_filter(size).to(dtype=x.dtype, device=x.device)
-    weight = kernel.expand(channels, 1, size, size)
+    if size < 1:
+        raise ValueError(f"filter size must be at least 1, got {size}")
     before, after = (size - 1) // 2, size // 2
-    return F.conv2d(pad(x, (before, after, before, after), padding_mode), weight, stride=2, groups=channels)
+    x = pad(x, (before, after, before, after), padding_mode)
+    for _ in range(size - 2):
+        x = F.avg_pool2d(x, kernel_size=2, stride=1)
+    return F.avg_pool2d(x, kernel_size=min(size, 2), stride=2)
 
 
 class BlurPool2d(nn.Module):
@@ -101,29 +105,27 @@ class MaxBlurPool2d(nn.Module):
         return f"padding_mode={self.padding_mode!r}, size={self.size}"
 
 
-def polyphase_components(x: torch.Tensor) -> torch.Tensor:
-    """The four stride-2 polyphase components of even-sized maps: (N, C, H, W) -> (4, N, C, H/2, W/2).
-
-    Component ``2 * i + j`` holds the pixels ``x[..., i::2, j::2]``.
-    """
+def polyphase_view(x: torch.Tensor) -> torch.Tensor:
+    """Even-sized maps (N, C, H, W) as a view (N, C, H/2, 2, W/2, 2): ``[..., i, :, j]`` is ``x[..., i::2, j::2]``."""
     if x.ndim != 4 or x.shape[-2] % 2 or x.shape[-1] % 2:
         raise ValueError(f"expected (N, C, H, W) with even H and W, got shape {tuple(x.shape)}")
-    return torch.stack([x[..., i::2, j::2] for i in (0, 1) for j in (0, 1)])
+    return x.unflatten(-1, (x.shape[-1] // 2, 2)).unflatten(-3, (x.shape[-2] // 2, 2))
 
 
 def aps_downsample(x: torch.Tensor, padding_mode: str = "circular") -> torch.Tensor:
     """Adaptive polyphase sampling: per image, keep the polyphase component with the largest L2 norm.
 
-    Odd sizes are first padded by one pixel at the bottom / right with ``padding_mode``.
+    Odd sizes are first padded by one pixel at the bottom / right with ``padding_mode``. Norms are
+    compared in float32 (bfloat16 would make ties common); on a tie the lowest component index wins.
     Shape: (N, C, H, W) -> (N, C, ceil(H / 2), ceil(W / 2)).
     """
     if x.ndim != 4:
         raise ValueError(f"expected a batch of feature maps (N, C, H, W), got shape {tuple(x.shape)}")
     x = pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), padding_mode)
-    components = polyphase_components(x)  # (4, N, C, h, w)
-    norms = components.flatten(2).norm(dim=2)  # (4, N)
-    chosen = norms.argmax(dim=0)  # (N,)
-    return components[chosen, torch.arange(x.shape[0], device=x.device)]
+    phases = polyphase_view(x)  # (N, C, h, 2, w, 2)
+    norms = phases.detach().float().square().sum(dim=(1, 2, 4)).flatten(1)  # (N, 4): squared norms, component 2i + j
+    chosen = norms.argmax(dim=1)  # (N,)
+    return phases[torch.arange(x.shape[0], device=x.device), :, :, chosen // 2, :, chosen % 2]
 
 
 class APSPool2d(nn.Module):
