@@ -91,14 +91,15 @@ def solution_notebook(source: Path) -> nbformat.NotebookNode:
 def execute(notebook: nbformat.NotebookNode, directory: Path, quick: bool = False, timeout: int = 600) -> nbformat.NotebookNode:
     """Execute a notebook in ``directory`` with a fresh python3 kernel; raise on the first error.
 
-    Progress bars are off: in a stored notebook they would be frozen widgets that readers cannot render."""
+    Progress bars are off: in a stored notebook they would be frozen widgets that readers cannot render.
+    Cell timestamps are not recorded, so a rebuilt solution differs from the last one only where outputs do."""
     from nbclient import NotebookClient
 
     settings = {"SHIFTLAB_QUICK": "1" if quick else "0", "TQDM_DISABLE": "1"}
     previous = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)  # the kernel inherits this process's environment
     try:
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(directory)}}).execute()
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False, resources={"metadata": {"path": str(directory)}}).execute()
     finally:
         for name, value in previous.items():
             if value is None:
