@@ -247,6 +247,7 @@ def test_vmin_slider_sets_the_colour_scale_of_both_maps(explorer):
     explorer.vmin.value = 0.35
     assert explorer.artists[0].get_clim() == explorer.artists[1].get_clim() == (0.35, 1.0)
     assert explorer.colorbar.norm.vmin == 0.35
+    assert explorer.colorbar.extend == "min"
     explorer.layer.value = "probability"  # probabilities keep their own minimum ...
     assert explorer.artists[0].get_clim() == (ex.DEFAULT_VMIN["probability"], 1.0)
     assert explorer.colorbar.ax.get_ylabel() == "probability of the true class"
@@ -388,6 +389,10 @@ def test_compare_heatmaps_draws_one_row_per_model_and_one_colour_bar(cache, mode
     assert len(fig.axes) == 2 * 3 + 1
     assert fig.axes[0].get_title().startswith(f"{model_names[0]}, paste")
     assert fig.axes[-1].get_ylabel() == "cosine similarity to the anchor / probability of the true class"
+    assert fig.axes[-1]._colorbar.extend == "neither"  # nothing below 0.0
+    clipped = ex.compare_heatmaps(cache, model_names, IMAGE, "paste", ["level 3"], vmin=0.999)
+    assert clipped.axes[-1]._colorbar.extend == "min"  # values below the scale's minimum share its colour, and it shows
+    matplotlib.pyplot.close(clipped)
     assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)
     torch.testing.assert_close(torch.from_numpy(np.asarray(fig.axes[4].images[0].get_array())),
                                cache.heatmap(model_names[1], IMAGE, "crop", "logits"))

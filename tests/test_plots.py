@@ -119,6 +119,15 @@ def test_feature_grid_symmetric_scale(stem_maps):
     assert low == -high == -signed.abs().max().item()
 
 
+def test_feature_grid_draws_flat_maps_in_the_middle_colour():
+    """A map with no contrast (the normalised blank's first level minus its centre) must not look like a low value."""
+    fig = sl.feature_grid(torch.zeros(8, 32, 32), symmetric=True, cmap="RdBu_r", colorbar_label="minus the centre")
+    image = next(ax for ax in fig.axes if ax.images).images[0]
+    assert image.get_clim() == (-1.0, 1.0)
+    assert np.allclose(image.to_rgba(np.zeros((1, 1)))[0, 0], matplotlib.colormaps["RdBu_r"](0.5))
+    assert [bar.get_ylabel() for bar in colorbars(fig, image.axes) if bar.get_ylabel()] == ["minus the centre"]
+
+
 def test_feature_grid_caps_the_number_of_maps():
     fig = sl.feature_grid(torch.rand(40, 4, 4), max_maps=10, ncols=4)
     assert len([ax for ax in fig.axes if ax.images]) == 10

@@ -16,7 +16,7 @@ Two data sets per bundled test image (``sl.load_sample``); all sizes in pixels:
   real content (no padding, no mirror seams) enters at the border. Window (8, 8) is the centred one.
 
 Quick mode (``sl.quick_mode()``) uses 24x24 canvases for ``"paste"`` and a 40x40 upsampling for
-``"crop"``: 9 x 9 = 81 positions each. Every model input keeps the model's own size range (the
+``"crop"``: 9 x 9 = 81 positions each, centred at (4, 4). Every model input keeps the model's own size range (the
 network accepts any H, W >= 16 and ends in global max pooling).
 
 Layers: ``"level 0"`` ... ``"level 3"`` are the outputs of the model's four feature levels averaged
@@ -414,7 +414,9 @@ def compare_heatmaps(cache: FeatureCache, model_names, image_index: int, kinds, 
             _axis_labels(ax, kind, x=row == len(model_names) - 1, y=col == 0 or kinds[col - 1] != kind)
     kinds_of_scale = {_scale_kind(layer) for layer in layers}
     label = {"cosine": "cosine similarity to the anchor", "probability": "probability of the true class"}
-    fig.colorbar(image, ax=axes, shrink=0.8, label=" / ".join(label[k] for k in sorted(kinds_of_scale)))
+    clipped = any(ax.images[0].get_array().min() < vmin for ax in axes.flat)
+    fig.colorbar(image, ax=axes, shrink=0.8, extend="min" if clipped else "neither",  # arrow: values below vmin
+                 label=" / ".join(label[k] for k in sorted(kinds_of_scale)))
     title = f"test image {image_index} ({CLASSES[int(cache.labels[image_index])]})"
     if len(set(kinds)) == 1:
         title += f", {kinds[0]}: {cache.dataset(image_index, kinds[0]).description}"
@@ -607,7 +609,8 @@ class ShiftExplorer:
         self.artists = [ax.imshow(np.zeros((1, 1)), cmap="viridis", norm=norm, interpolation="nearest") for ax in self.axes]
         self._anchor_marks = [ax.plot([], [], "r+", ms=12, mew=2)[0] for ax in self.axes]
         self._cell_marks = [ax.plot([], [], "s", mfc="none", mec="white", ms=9, mew=1.5)[0] for ax in self.axes]
-        self.colorbar = self.figure.colorbar(self.artists[0], cax=self.figure.add_axes((0.89, 0.13, 0.02, 0.67)))
+        self.colorbar = self.figure.colorbar(self.artists[0], cax=self.figure.add_axes((0.89, 0.13, 0.02, 0.67)),
+                                             extend="min")  # values below the slider's minimum share its colour
 
     def _redraw(self, select: tuple[int, int] | None = None) -> None:
         shifted, anchor_xy, layer = self._shifted(), self.anchor_position, self.layer.value

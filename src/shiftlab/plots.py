@@ -40,10 +40,12 @@ def shift_heatmap(values: torch.Tensor, dxs, dys, ax=None, title: str = "", colo
 
 
 def feature_grid(maps: torch.Tensor, title: str = "", ncols: int = 8, cmap: str = "magma",
-                 symmetric: bool = False, max_maps: int = 32):
+                 symmetric: bool = False, max_maps: int = 32, colorbar_label: str = "activation"):
     """Plot the channels of one feature map (C, H, W) as a grid on one shared colour scale with a colour bar.
 
-    ``symmetric`` centres the scale on 0 (for signed maps such as pre-activation features). Returns the figure.
+    ``symmetric`` centres the scale on 0 (for signed maps such as differences from a reference). Maps that
+    are constant everywhere get a scale of +-1 around their value, so they show the scale's middle colour.
+    Returns the figure.
     """
     maps = torch.as_tensor(maps).detach().cpu().float()
     if maps.ndim != 3:
@@ -55,6 +57,8 @@ def feature_grid(maps: torch.Tensor, title: str = "", ncols: int = 8, cmap: str 
     low, high = maps.min().item(), maps.max().item()
     if symmetric:
         low, high = -max(abs(low), abs(high)), max(abs(low), abs(high))
+    if low == high:  # matplotlib would draw a flat map in the lowest colour
+        low, high = low - 1.0, high + 1.0
     for index, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -63,7 +67,7 @@ def feature_grid(maps: torch.Tensor, title: str = "", ncols: int = 8, cmap: str 
             ax.set_title(f"ch {index}", fontsize=7)
         else:
             ax.axis("off")
-    fig.colorbar(image, ax=axes, shrink=0.8, label="activation")
+    fig.colorbar(image, ax=axes, shrink=0.8, label=colorbar_label)
     fig.suptitle(title)
     return fig
 
