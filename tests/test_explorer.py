@@ -390,15 +390,15 @@ def test_compare_heatmaps_draws_one_row_per_model_and_one_colour_bar(cache, mode
     assert fig.axes[0].get_title().startswith(f"{model_names[0]}, paste")
     assert fig.axes[-1].get_ylabel() == "cosine similarity to the anchor / probability of the true class"
     assert fig.axes[-1]._colorbar.extend == "neither"  # nothing below 0.0
-    clipped = ex.compare_heatmaps(cache, model_names, IMAGE, "paste", ["level 3"], vmin=0.999)
-    assert clipped.axes[-1]._colorbar.extend == "min"  # values below the scale's minimum share its colour, and it shows
-    matplotlib.pyplot.close(clipped)
     assert fig.axes[0].images[0].get_clim() == (0.0, 1.0)
     torch.testing.assert_close(torch.from_numpy(np.asarray(fig.axes[4].images[0].get_array())),
                                cache.heatmap(model_names[1], IMAGE, "crop", "logits"))
     with pytest.raises(ValueError, match="one data set per column"):
         ex.compare_heatmaps(cache, model_names, IMAGE, ["paste"], ["level 2", "logits"])
     matplotlib.pyplot.close(fig)
+    clipped = ex.compare_heatmaps(cache, model_names, IMAGE, "paste", ["level 3"], vmin=0.999)
+    assert clipped.axes[-1]._colorbar.extend == "min"  # values below the scale's minimum share its colour, and it shows
+    matplotlib.pyplot.close(clipped)
 
 
 def test_one_model_is_paired_with_itself(sample_float, baseline):
