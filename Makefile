@@ -2,70 +2,110 @@
 SHELL := bash
 PYTHON ?= python3
 EPOCHS ?= 15
-# name:padding:downsampling of every shipped checkpoint
-VARIANTS := baseline:zeros:max reflect:reflect:max replicate:replicate:max circular:circular:max \
-            blurpool:zeros:blur aps-circular:circular:aps
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-SHARED_DATA := ../shared/data
-DATA := data/cifar10-jpeg
 
-.PHONY: help setup lab test test-quick release solutions grade-demo data train benchmark
+.PHONY: help setup lab lab-instructor browser-setup test test-quick release solutions grade-demo autograde sandbox-limits sandbox data train benchmark explorer
 
 help:
-	@echo "make lab         set up .venv (first time only) and start JupyterLab on the course"
+	@echo "make lab         set up .venv (first time only) and start JupyterLab on the assignments (students)"
+	@echo "make lab-instructor  JupyterLab with nbgrader's formgrader and Create Assignment, on the repository"
 	@echo "make test        set up .venv if needed, then run the whole test suite (CI runs this)"
+	@echo "make browser-setup  install Debian's Chromium for the browser tests (make test does it first)"
 	@echo "make test-quick  the fast subset (no notebook execution, no nbgrader round trips, no training)"
 	@echo "make release     generate the student versions into assignments/"
 	@echo "make solutions   execute the solution notebooks into solutions/"
-	@echo "make grade-demo  release, submit three students, autograde and print the scores"
+	@echo "make grade-demo  release, submit three students, autograde them in the sandbox and print the scores"
+	@echo "make autograde ASSIGNMENT=<id> [COURSE=course]  grade every submission in the sandbox, print a table"
+	@echo "make sandbox-limits  measure each solution in the sandbox (per-assignment limits, committed)"
+	@echo "make sandbox     install or check bubblewrap and try the grading sandbox"
 	@echo "make train       train every checkpoint, EPOCHS=15 by default (unpacks the CIFAR-10 JPEG copy first)"
 	@echo "make benchmark   print sweep throughput and recompute the checkpoints' metrics"
+	@echo "make explorer    serve the shift explorer as a web app on http://127.0.0.1:8866 (PORT=<n> for another)"
 
 # The virtual environment, installed once; it is redone only when pyproject.toml changes.
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[course,test]"
+	$(BIN)/python -m pip install --quiet -e ".[lab,instructor,test]"
 	touch $(INSTALLED)
 
 setup: $(INSTALLED)
 
+# JupyterLab refuses to run as root (containers, CI) unless told; LAB_ARGS adds options (--no-browser --port=8890).
+LAB := $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+# jupyter/student switches off nbgrader's instructor extensions (formgrader, Create Assignment, course
+# and assignment lists); its Validate button stays. No nbgrader_config.py is read by this lab.
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=. assignments/
+	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter/student$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH} \
+	  $(LAB) --ServerApp.root_dir=$(CURDIR)/assignments $(LAB_ARGS)
 
-test: setup
+# nbgrader's extensions read nbgrader_config.py here; the course directory must lie under the server root.
+lab-instructor: setup
+	$(LAB) --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS)
+
+# The browser tests (tests/browser) drive Debian's Chromium with PyPI's playwright (in the test extra).
+# A browser downloaded by `playwright install` does not run on every machine, so none is downloaded.
+CHROMIUM := $(or $(SHIFTLAB_CHROMIUM),/usr/bin/chromium)
+browser-setup:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	  else echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install -y chromium'" \
+	    "(Debian/Ubuntu), or set SHIFTLAB_CHROMIUM to a Chromium or Chrome binary." >&2; exit 1; fi; }
+
+test: setup browser-setup
 	$(BIN)/python -m pytest
 
 test-quick: setup
 	$(BIN)/python -m pytest -m "not slow"
 
+# Instructor tooling (python -m shiftlab_instructor --help). COURSE: the course folder.
+COURSE ?= course
+
 release: setup
-	$(BIN)/python -m shiftlab.grading release
+	$(BIN)/python -m shiftlab_instructor release --course $(COURSE)
 
 solutions: setup
-	$(BIN)/python -m shiftlab.grading solutions
+	$(BIN)/python -m shiftlab_instructor solutions --course $(COURSE)
 
-grade-demo: setup
-	$(BIN)/python -m shiftlab.grading demo
+grade-demo: sandbox
+	$(BIN)/python -m shiftlab_instructor demo --course $(COURSE)
 
-$(DATA)/train:
-	mkdir -p $(DATA)
-	tar xJf $(SHARED_DATA)/cifar10-jpeg.tar.xz -C $(DATA)
+# Grade every submission in $(COURSE)/submitted/ in the sandbox and print a table.
+autograde: sandbox
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make autograde ASSIGNMENT=<id> [COURSE=<course dir>]"; exit 2; }
+	$(BIN)/python -m shiftlab_instructor autograde $(ASSIGNMENT) --course $(COURSE)
 
-data: $(DATA)/train
+# Measure each solution in the sandbox into $(COURSE)/sandbox-limits.json (commit it).
+sandbox-limits: sandbox
+	$(BIN)/python -m shiftlab_instructor sandbox-limits --course $(COURSE)
 
-# Each variant resumes from runs/<name>-<epochs>ep if interrupted; afterwards the consistency metrics
-# are measured and written into the manifest.
+# The grading sandbox: bubblewrap (installed here when root), then a trial run that names what is missing.
+sandbox: setup
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y bubblewrap || { apt-get update && apt-get install -y bubblewrap; }; \
+	  else echo "missing: bubblewrap (bwrap). Install it as root: apt-get install -y bubblewrap"; exit 1; fi; }
+	$(BIN)/python -m shiftlab_instructor check-sandbox
+
+# Unpacks the course's CIFAR-10 JPEG copy where training reads it (nothing to do if it is there).
+data: setup
+	$(BIN)/python -m shiftlab.train --unpack-data
+
+# Every shipped variant (shiftlab.VARIANTS), each resuming from runs/<name>-<epochs>ep if interrupted;
+# each run writes its checkpoint with a complete manifest entry.
 train: setup data
-	set -e; for variant in $(VARIANTS); do \
-	  IFS=: read -r name padding downsampling <<< "$$variant"; \
-	  $(BIN)/python -u -m shiftlab.train --name $$name --padding-mode $$padding --downsampling $$downsampling \
-	    --epochs $(EPOCHS) --state-dir runs/$$name-$(EPOCHS)ep; \
+	set -e; variants="$$($(BIN)/python -m shiftlab.train --list-variants)"; for variant in $$variants; do \
+	  $(BIN)/python -u -m shiftlab.train --variant $$variant --epochs $(EPOCHS) --state-dir runs/$$variant-$(EPOCHS)ep; \
 	done
-	$(BIN)/python benchmarks/checkpoints.py --write
 
 benchmark: setup
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/checkpoints.py
+
+# The reading-group explorer as a web app: Voila serves src/shiftlab/explorer/app.ipynb (widgets only, code
+# hidden, nothing loaded from the internet) on http://127.0.0.1:$(PORT); `make explorer PORT=8870` for another port.
+PORT ?= 8866
+explorer: setup
+	$(BIN)/python -m shiftlab.explorer --port $(PORT)

@@ -17,7 +17,6 @@ import time
 import torch
 
 import shiftlab as sl
-from shiftlab.evaluate import inference_copy
 
 
 def best_seconds(function, repeats: int) -> float:
@@ -54,7 +53,7 @@ def main() -> None:
     shifts = sl.shift_range(args.max_shift)
     work = len(shifts) ** 2 * len(images)
     batches = images.split(args.batch_size)
-    engine = inference_copy(model)
+    engine = sl.inference_copy(model)
 
     def plain_forward():
         for batch in batches:

@@ -29,10 +29,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import shiftlab as sl  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"  # in CI the repository is cloned with ../shared beside it
-DATA_TAR = SHARED_DATA / "cifar10-jpeg.tar.xz"
+from helpers import DATA_TAR, REPO_ROOT  # noqa: E402
 
 # The tests run many small forward passes; on a shared 2-core runner one intra-op thread avoids
 # oversubscription (measured: a small batch took 20x longer with 2 threads on a busy machine).
@@ -65,6 +62,22 @@ def subset(sample_float) -> tuple[torch.Tensor, torch.Tensor]:
     """
     images, labels = sample_float
     return images[:24].clone(), labels[:24].clone()
+
+
+@pytest.fixture(scope="session")
+def held_out(sample_float) -> tuple[torch.Tensor, torch.Tensor]:
+    """20 real images (20, 3, 32, 32) and labels, held out from the models' probes."""
+    images, labels = sample_float
+    return images[:20], labels[:20]
+
+
+@pytest.fixture(scope="session")
+def maps(subset) -> torch.Tensor:
+    """Real feature-like maps: normalised sample images with a random 3->6 channel mix (2, 6, 32, 32)."""
+    images, _ = subset
+    torch.manual_seed(1)
+    mix = torch.randn(6, 3)
+    return torch.einsum("oc,nchw->nohw", mix, images[:2] - 0.5)
 
 
 @torch.no_grad()
@@ -131,13 +144,13 @@ def invariant(make_model) -> sl.CifarVGG:
     return make_model("circular", "aps")
 
 
-def extract_image_folder(tar_path: Path, root: Path, per_class: int, splits=("train", "test")) -> Path:
-    """Copy the first ``per_class`` images of each class and split from the course tar (ImageFolder layout)."""
+def extract_image_folder(tar_path: Path, root: Path, per_class: dict[str, int]) -> Path:
+    """Copy the first ``per_class[split]`` images of each class and split from the course tar (ImageFolder layout)."""
     pattern = re.compile(r"(?:\./)?(train|test)/(\w+)/(\d+)\.jpg")
     with tarfile.open(tar_path, "r|xz") as archive:
         for member in archive:
             match = pattern.fullmatch(member.name)
-            if match and match[1] in splits and int(match[3]) < per_class:
+            if match and int(match[3]) < per_class.get(match[1], 0):
                 target = root / match[1] / match[2] / f"{match[3]}.jpg"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(archive.extractfile(member).read())
@@ -145,11 +158,25 @@ def extract_image_folder(tar_path: Path, root: Path, per_class: int, splits=("tr
 
 
 @pytest.fixture(scope="session")
-def tiny_image_folder(tmp_path_factory) -> Path:
-    """Three JPEGs per class and split from ``../shared/data/cifar10-jpeg.tar.xz``: root with train/ and test/."""
-    if not DATA_TAR.is_file():
-        pytest.skip(f"the course's CIFAR-10 tar {DATA_TAR} is absent (it sits in ../shared/data beside the repository)")
-    return extract_image_folder(DATA_TAR, tmp_path_factory.mktemp("cifar10-jpeg-tiny"), per_class=3)
+def course_image_folder(tmp_path_factory):
+    """Factory: ``course_image_folder(train=30, test=20)``, a root with train/ and test/ holding the first so
+    many JPEGs of each class from the course's CIFAR-10 tar. The tar is part of the course: without it the
+    test fails (it does not skip), so that a green run always means the real data was read."""
+
+    def extract(**per_class: int) -> Path:
+        if not DATA_TAR.is_file():
+            pytest.fail(f"the course's CIFAR-10 tar {DATA_TAR} is missing: it belongs beside the repository "
+                        f"(../shared/data, as in CI); see shiftlab.data.missing_data_message")
+        name = "-".join(f"{split}{n}" for split, n in sorted(per_class.items()))
+        return extract_image_folder(DATA_TAR, tmp_path_factory.mktemp(f"cifar10-jpeg-{name}"), per_class)
+
+    return extract
+
+
+@pytest.fixture(scope="session")
+def tiny_image_folder(course_image_folder) -> Path:
+    """Three JPEGs per class and split from the course's CIFAR-10 tar: root with train/ and test/."""
+    return course_image_folder(train=3, test=3)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""Tests of shiftlab.checkpoints: saving, the manifest, verified loading, and the repository's own checkpoints."""
+"""Tests of shiftlab.checkpoints: saving, the float16 storage rule, the manifest, verified loading, where
+checkpoints are looked for, and the checkpoints bundled with the package."""
 
 import copy
 import hashlib
@@ -10,18 +11,22 @@ import torch
 
 import shiftlab as sl
 from shiftlab.checkpoints import (
+    BUNDLED_CHECKPOINTS,
     CHECKPOINTS_ENV,
     MANIFEST,
+    STORAGE_DTYPE,
+    as_stored,
     checkpoints_dir,
+    checkpoints_location,
+    from_storage,
     load_checkpoint_file,
     load_pretrained,
     read_manifest,
     save_checkpoint,
     sha256,
+    to_storage,
     write_manifest,
 )
-
-REPO_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 def float16_rounded(model: sl.CifarVGG) -> sl.CifarVGG:
@@ -204,11 +209,29 @@ def test_checkpoints_dir_honours_the_environment(monkeypatch, saved):
     assert load_pretrained("aps").config.downsampling == "aps"
 
 
-def test_checkpoints_dir_defaults_to_the_repository(monkeypatch):
+def test_checkpoints_dir_defaults_to_the_bundled_folder(monkeypatch):
     monkeypatch.delenv(CHECKPOINTS_ENV, raising=False)
-    assert checkpoints_dir() == REPO_CHECKPOINTS
+    assert checkpoints_dir() == BUNDLED_CHECKPOINTS == Path(sl.__file__).parent / "assets" / "checkpoints"
     monkeypatch.setenv(CHECKPOINTS_ENV, "")  # empty counts as unset
-    assert checkpoints_dir() == REPO_CHECKPOINTS
+    assert checkpoints_dir() == BUNDLED_CHECKPOINTS
+
+
+def test_lookup_order_is_argument_then_environment_then_bundled(monkeypatch, tmp_path):
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(tmp_path / "from-env"))
+    assert checkpoints_location(tmp_path / "given") == (tmp_path / "given", "the directory argument")
+    assert checkpoints_location() == (tmp_path / "from-env", "$SHIFTLAB_CHECKPOINTS")
+    monkeypatch.delenv(CHECKPOINTS_ENV)
+    assert checkpoints_location() == (BUNDLED_CHECKPOINTS, "the checkpoints bundled with shiftlab")
+
+
+def test_unknown_name_says_where_it_looked(monkeypatch, saved):
+    directory, _ = saved
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(directory))
+    with pytest.raises(KeyError) as info:
+        load_pretrained("nothing")
+    message = str(info.value)
+    assert f"in {directory} (chosen by $SHIFTLAB_CHECKPOINTS); known checkpoints: aps" in message
+    assert f"the directory argument, else $SHIFTLAB_CHECKPOINTS, else the folder bundled with shiftlab ({BUNDLED_CHECKPOINTS})" in message
 
 
 def test_save_checkpoint_uses_the_environment_folder(monkeypatch, tmp_path, baseline):
@@ -217,20 +240,53 @@ def test_save_checkpoint_uses_the_environment_folder(monkeypatch, tmp_path, base
     assert (tmp_path / "elsewhere" / "baseline.pt").is_file()
 
 
-# ---------------------------------------------------------------- the repository's checkpoints
+# ---------------------------------------------------------------- the float16 storage rule
 
 
-REPO_ENTRIES = sorted(read_manifest(REPO_CHECKPOINTS))
+def test_to_storage_rounds_floats_only_and_from_storage_restores_float32(invariant):
+    state = invariant.state_dict()
+    stored = to_storage(state)
+    assert set(stored) == set(state)
+    for key, value in stored.items():
+        assert value.device.type == "cpu"
+        if state[key].is_floating_point():
+            assert value.dtype == STORAGE_DTYPE == torch.float16
+            assert torch.equal(from_storage(stored)[key], state[key].half().float())
+        else:
+            assert torch.equal(value, state[key])
+
+
+def test_as_stored_is_what_load_pretrained_returns(tmp_path, invariant, subset):
+    stored = as_stored(invariant)
+    assert stored is not invariant and not stored.training and stored.config == invariant.config
+    save_checkpoint(invariant, "aps", tmp_path)
+    loaded = load_pretrained("aps", tmp_path)
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in stored.state_dict().items())
+    with torch.no_grad():
+        assert torch.equal(stored(subset[0]), float16_rounded(invariant)(subset[0]))
+
+
+# ---------------------------------------------------------------- the bundled checkpoints
+
+
+BUNDLED_ENTRIES = sorted(read_manifest(BUNDLED_CHECKPOINTS))
+def test_every_manifest_entry_is_complete_and_its_file_is_bundled():
+    assert BUNDLED_ENTRIES, f"no checkpoints in {BUNDLED_CHECKPOINTS / MANIFEST}"
+    for name in BUNDLED_ENTRIES:
+        entry = read_manifest(BUNDLED_CHECKPOINTS)[name]
+        assert (BUNDLED_CHECKPOINTS / entry["file"]).is_file(), name
+        assert set(entry) == {"file", "sha256", "model", "recipe", "training", "metrics"}, name
+        assert {"test_accuracy", "sample_accuracy", "circular_consistency", "crop_consistency"} <= set(entry["metrics"]), name
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not REPO_ENTRIES, reason=f"no checkpoints in {REPO_CHECKPOINTS / MANIFEST} yet")
-@pytest.mark.parametrize("name", REPO_ENTRIES or ["none"])
-def test_repository_checkpoint_loads_and_measures_as_recorded(name, sample_float):
-    entry = read_manifest(REPO_CHECKPOINTS)[name]
-    path = REPO_CHECKPOINTS / entry["file"]
+@pytest.mark.parametrize("name", BUNDLED_ENTRIES)
+def test_bundled_checkpoint_loads_and_measures_as_recorded(name, sample_float, monkeypatch):
+    monkeypatch.delenv(CHECKPOINTS_ENV, raising=False)  # the default location: the bundled folder
+    entry = read_manifest(BUNDLED_CHECKPOINTS)[name]
+    path = BUNDLED_CHECKPOINTS / entry["file"]
     assert sha256(path) == entry["sha256"], f"{path} does not match its manifest hash"
-    model = load_pretrained(name, REPO_CHECKPOINTS)
+    model = load_pretrained(name)
     assert model.config.to_dict() == entry["model"]
     images, labels = sample_float
     measured = sl.evaluate(model, images, labels).accuracy

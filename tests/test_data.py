@@ -7,12 +7,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import SHARED_DATA
 from PIL import Image
 
 import shiftlab as sl
-from shiftlab.data import check_images, load_cifar10, load_cifar10_torchvision, load_image_folder
+from shiftlab.data import (
+    COURSE_DATA_TAR,
+    DEFAULT_DATA_DIR,
+    load_cifar10,
+    load_cifar10_torchvision,
+    load_image_folder,
+    missing_data_message,
+)
 
-SHARED_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-test-raw-first1017.npz"
+SHARED_SAMPLE = SHARED_DATA / "cifar10-test-raw-first1017.npz"
 
 
 @pytest.fixture(autouse=True)
@@ -168,11 +176,6 @@ def test_normalize_errors(function, sample):
         function(torch.zeros(1, 1, 4, 4))
 
 
-def test_check_images_names_the_argument():
-    with pytest.raises(TypeError, match="^batch must be a torch.Tensor, got list"):
-        check_images([1, 2], "batch")
-
-
 # ---------------------------------------------------------------- ImageFolder and torchvision loaders
 
 
@@ -250,3 +253,16 @@ def test_load_cifar10_torchvision_rejects_unknown_split(tmp_path):
 def test_load_cifar10_on_an_empty_folder_explains(tmp_path):
     with pytest.raises(FileNotFoundError, match="tar xJf"):
         load_cifar10(tmp_path)
+
+
+def test_missing_data_message_gives_the_unpack_command_and_the_download():
+    message = missing_data_message("data/elsewhere", "'train' folder")
+    assert message.startswith("no 'train' folder found under data/elsewhere")
+    assert f"mkdir -p data/elsewhere && tar xJf {COURSE_DATA_TAR} -C data/elsewhere" in message
+    assert "make data" in message and str(DEFAULT_DATA_DIR) in message
+    assert "load_cifar10_torchvision(root, download=True)" in message
+
+
+def test_the_course_data_paths_are_relative_to_the_repository():
+    assert COURSE_DATA_TAR == Path("../shared/data/cifar10-jpeg.tar.xz")
+    assert DEFAULT_DATA_DIR == Path("data/cifar10-jpeg")

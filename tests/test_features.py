@@ -8,8 +8,9 @@ from torch import nn
 from torchvision.models import resnet18
 
 import shiftlab as sl
-from shiftlab.features import BLANK_KINDS
-from shiftlab.layers import DOWNSAMPLINGS, PADDING_MODES
+from shiftlab.features import BLANK_KINDS, pooled_level_names
+from shiftlab.layers import DOWNSAMPLINGS
+from shiftlab.padding import PADDING_MODES
 
 OPTIONS = [("zeros", "max"), ("reflect", "blur"), ("circular", "aps"), ("replicate", "aps")]
 
@@ -193,3 +194,47 @@ def test_only_zero_padding_draws_borders_on_a_blank_input(make_model, padding_mo
         assert spread["1.0"] > 1e-3, "the border differs"
     else:
         assert max(spread.values()) < 1e-4, {k: v for k, v in spread.items() if v >= 1e-4}
+
+
+# ---------------------------------------------------------------- pooled_level_outputs
+
+
+@pytest.mark.parametrize("padding_mode,downsampling", OPTIONS)
+def test_pooled_level_outputs_are_the_level_outputs_averaged(make_model, images, padding_mode, downsampling):
+    model = make_model(padding_mode, downsampling)
+    pooled = sl.pooled_level_outputs(model, images, batch_size=2)
+    maps = sl.feature_maps(model, images)
+    assert list(pooled) == pooled_level_names(model) == ["level 0", "level 1", "level 2", "level 3", "logits"]
+    for i in range(4):
+        last = f"{i}.{len(model[i]) - 1}"
+        assert pooled[f"level {i}"].shape == (5, maps[last].shape[1])
+        assert torch.allclose(pooled[f"level {i}"], maps[last].mean((-2, -1)), atol=1e-5), i
+    assert torch.allclose(pooled["logits"], maps["4.2"], atol=1e-5)
+    assert all(v.dtype == torch.float32 for v in pooled.values())
+
+
+def test_pooled_level_outputs_of_the_default_model_have_the_documented_widths(images):
+    pooled = sl.pooled_level_outputs(sl.CifarVGG(), images[:2])
+    assert [v.shape[1] for v in pooled.values()] == [24, 64, 256, 256, 10]
+
+
+def test_pooled_level_outputs_do_not_depend_on_the_batch_size(baseline, images):
+    one, all_at_once = sl.pooled_level_outputs(baseline, images, 1), sl.pooled_level_outputs(baseline, images, 128)
+    assert all(torch.allclose(one[k], all_at_once[k], atol=1e-5) for k in one)
+
+
+def test_pooled_level_outputs_leave_a_train_mode_model_alone(baseline, images):
+    model = copy.deepcopy(baseline).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    pooled = sl.pooled_level_outputs(model, images)
+    assert model.training and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert torch.allclose(pooled["logits"], baseline(images), atol=1e-5), "eval-mode outputs"
+
+
+def test_pooled_level_outputs_errors(baseline, images):
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        sl.pooled_level_outputs(baseline, images, 0)
+    with pytest.raises(TypeError, match="nn.Sequential of nn.Sequential levels"):
+        sl.pooled_level_outputs(nn.Linear(2, 2), images)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        sl.pooled_level_outputs(baseline, images[0])

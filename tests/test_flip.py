@@ -10,7 +10,7 @@ from torchvision.models import resnet18
 
 import shiftlab as sl
 from shiftlab.flip import TOY_KERNEL, TOY_SIGNAL
-from shiftlab.layers import PADDING_MODES
+from shiftlab.padding import PADDING_MODES
 
 EXACT = 1e-5  # "exactly equal" up to float32 rounding (absolute, on outputs of size about 0.01 to 10)
 CLEAR = 1e-3  # a real difference, relative to the largest output (100x float32 rounding and more)

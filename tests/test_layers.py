@@ -1,4 +1,4 @@
-"""Tests of shiftlab.layers: padding, blur pooling, adaptive polyphase sampling and the option factory."""
+"""Tests of shiftlab.layers: blur pooling, adaptive polyphase sampling and the option factory."""
 
 import kornia
 import numpy as np
@@ -8,27 +8,16 @@ from torch import nn
 
 from shiftlab.layers import (
     DOWNSAMPLINGS,
-    PADDING_MODES,
     APSPool2d,
     BlurPool2d,
     MaxBlurPool2d,
     aps_downsample,
     binomial_filter,
     blur_downsample,
-    check_choice,
     make_downsample,
-    pad,
     polyphase_view,
 )
-
-
-@pytest.fixture(scope="module")
-def maps(subset):
-    """Real feature-like maps: normalised sample images with a random 3->6 channel mix (2, 6, 32, 32)."""
-    images, _ = subset
-    torch.manual_seed(1)
-    mix = torch.randn(6, 3)
-    return torch.einsum("oc,nchw->nohw", mix, images[:2] - 0.5)
+from shiftlab.padding import PADDING_MODES, pad
 
 
 def crop(maps: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -38,35 +27,8 @@ def crop(maps: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return tiled[..., :height, :width].contiguous()
 
 
-def test_the_options_are_the_documented_ones():
-    assert PADDING_MODES == ("zeros", "reflect", "replicate", "circular")
+def test_the_downsampling_options_are_the_documented_ones():
     assert DOWNSAMPLINGS == ("max", "blur", "aps")
-
-
-def test_check_choice_lists_the_valid_choices():
-    check_choice("padding mode", "zeros", PADDING_MODES)  # no error
-    with pytest.raises(ValueError, match=r"^unknown padding mode 'same'; choose one of zeros, reflect, replicate, circular$"):
-        check_choice("padding mode", "same", PADDING_MODES)
-
-
-# ---------------------------------------------------------------- pad
-
-NUMPY_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-
-
-@pytest.mark.parametrize("padding_mode", PADDING_MODES)
-@pytest.mark.parametrize("pads", [(1, 1, 1, 1), (0, 1, 0, 1), (2, 0, 3, 1)])
-def test_pad_equals_numpy(maps, padding_mode, pads):
-    left, right, top, bottom = pads
-    expected = np.pad(maps.numpy(), ((0, 0), (0, 0), (top, bottom), (left, right)), mode=NUMPY_MODES[padding_mode])
-    out = pad(maps, pads, padding_mode)
-    assert out.shape == (2, 6, 32 + top + bottom, 32 + left + right)
-    assert np.array_equal(out.numpy(), expected)
-
-
-def test_pad_rejects_unknown_modes(maps):
-    with pytest.raises(ValueError, match="unknown padding mode 'constant'; choose one of zeros, reflect"):
-        pad(maps, (1, 1, 1, 1), "constant")
 
 
 # ---------------------------------------------------------------- binomial filter and blur

@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 import shiftlab as sl
-from shiftlab.layers import DOWNSAMPLINGS, PADDING_MODES, APSPool2d, MaxBlurPool2d
+from shiftlab.layers import DOWNSAMPLINGS, APSPool2d, MaxBlurPool2d
 from shiftlab.model import MIN_SIZE, Normalize, check_model_input
+from shiftlab.padding import PADDING_MODES
 
 ALL_OPTIONS = [(p, d) for p in PADDING_MODES for d in DOWNSAMPLINGS]
 TINY = {"stem_width": 8, "widths": (16, 32, 32)}

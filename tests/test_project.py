@@ -1,19 +1,17 @@
-"""Project-level checks: the conda environment, CI, README, nbgrader config, pytest config, doctests
-in src/ (``make test`` collects tests/ only), and the course-wide quick-mode switch."""
+"""Project-level checks: the conda environment, CI, README, nbgrader config and the pytest configuration."""
 
-import doctest
-import importlib
 import re
 import shlex
 import tomllib
 from pathlib import Path
 
+import pkgutil
+
 import pytest
+import yaml
+from helpers import REPO_ROOT as REPO
 
 import shiftlab
-from shiftlab import course
-
-REPO = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name, where they differ
 
 
@@ -33,36 +31,7 @@ def pyproject() -> dict:
 
 @pytest.fixture(scope="module")
 def environment() -> dict:
-    text = (REPO / "environment.yml").read_text()
-    try:
-        import yaml
-    except ImportError:  # a parser for the flat subset environment.yml uses
-        return parse_simple_yaml(text)
-    return yaml.safe_load(text)
-
-
-def parse_simple_yaml(text: str) -> dict:
-    """Parse ``key: value``, ``key:`` + ``- item`` lists, and one nested ``- key:`` + ``- item`` list."""
-    result, key, nested = {}, None, None
-    for raw in text.splitlines():
-        line = raw.split(" #")[0].rstrip() if not raw.lstrip().startswith("#") else ""
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        content = line.strip()
-        if indent == 0:
-            key, _, value = content.partition(":")
-            result[key] = value.strip() or []
-            nested = None
-        elif content.startswith("- ") and content.endswith(":"):
-            nested = []
-            result[key].append({content[2:-1]: nested})
-        elif content.startswith("- ") and nested is not None and indent > 4:
-            nested.append(content[2:])
-        else:
-            nested = None
-            result[key].append(content[2:])
-    return result
+    return yaml.safe_load((REPO / "environment.yml").read_text())
 
 
 # ---------------------------------------------------------------- environment.yml
@@ -83,16 +52,10 @@ def test_environment_pins_python_311_and_pip_installs_the_package(environment):
 
 def test_environment_names_the_pyproject_dependencies(environment, pyproject):
     project = pyproject["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["course"] + project["optional-dependencies"]["test"]
+    wanted = project["dependencies"] + [spec for extra in project["optional-dependencies"].values() for spec in extra]
     conda = [d for d in environment["dependencies"] if isinstance(d, str) and requirement(d)[0] not in ("python", "pip")]
     assert sorted(requirement(d)[0] for d in conda) == sorted(requirement(d)[0] for d in wanted)
     assert dict(map(requirement, conda)) == dict(map(requirement, wanted)), "same lower bounds in both files"
-
-
-def test_simple_yaml_parser_agrees_with_pyyaml():
-    yaml = pytest.importorskip("yaml")
-    text = (REPO / "environment.yml").read_text()
-    assert parse_simple_yaml(text) == yaml.safe_load(text)
 
 
 def test_requirement_parser():
@@ -139,6 +102,50 @@ def test_pytest_configuration(pyproject):
     options = pyproject["tool"]["pytest"]["ini_options"]
     assert "--doctest-modules" in options["addopts"] and "--import-mode=importlib" in options["addopts"]
     assert any(marker.startswith("slow:") for marker in options["markers"])
+    assert "src" in options["testpaths"], "pytest collects the doctests of src/ itself"
+
+
+def test_extras_split_by_who_needs_them(pyproject):
+    extras = {name: {requirement(spec)[0] for spec in specs} for name, specs in pyproject["project"]["optional-dependencies"].items()}
+    assert extras == {
+        "lab": {"jupyterlab", "ipywidgets", "ipympl", "voila", "ipykernel", "kornia"},
+        "instructor": {"nbgrader", "nbformat", "nbclient"},
+        "test": {"pytest", "pyyaml", "playwright"},
+    }
+    dependencies = dict(map(requirement, pyproject["project"]["dependencies"]))
+    assert dependencies["torch"] == ">=2.4" and dependencies["torchvision"] == ">=0.19"
+
+
+def test_make_setup_installs_every_extra_editable():
+    makefile = (REPO / "Makefile").read_text()
+    assert '-m pip install --quiet -e ".[lab,instructor,test]"' in makefile
+
+
+def test_the_checkpoints_are_package_data(pyproject):
+    """load_pretrained reads them from the installed package, so the wheel must carry every file the manifest names."""
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["shiftlab"]
+    bundled = Path(shiftlab.__file__).parent / "assets" / "checkpoints"
+    files = sorted(p.relative_to(bundled.parent.parent) for p in bundled.iterdir())
+    assert files, bundled
+    assert all(any(path.match(pattern) for pattern in patterns) for path in files), (files, patterns)
+
+
+# ---------------------------------------------------------------- tests mirror the modules
+
+
+def mirror_test_file(module: str) -> Path:
+    """tests/test_<module>.py for shiftlab.<module>; tests/<package>/test_<module>.py for shiftlab.<package>.<module>
+    (``__main__`` is tested in test_main.py)."""
+    *packages, name = module.split(".")[1:]
+    return REPO / "tests" / Path(*packages) / f"test_{name.strip('_')}.py"
+
+
+MODULES = sorted(info.name for info in pkgutil.walk_packages(shiftlab.__path__, "shiftlab.") if not info.ispkg)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_has_its_test_file(module):
+    assert mirror_test_file(module).is_file(), f"{module} has no {mirror_test_file(module).relative_to(REPO)}"
 
 
 # ---------------------------------------------------------------- nbgrader_config.py
@@ -178,68 +185,3 @@ def test_nbgrader_ignore_pattern(nbgrader_config):
 
 def test_nbgrader_course_root(nbgrader_config):
     assert Path(nbgrader_config["CourseDirectory"]["root"]) == REPO / "course"
-
-
-# ---------------------------------------------------------------- doctests in src/
-
-
-PACKAGE = Path(shiftlab.__file__).parent
-MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
-# only modules with examples are imported (importing grading pulls in nbformat and takes seconds)
-WITH_DOCTESTS = [m for m in MODULES if ">>>" in (PACKAGE / f"{m}.py").read_text()]
-
-
-def test_every_module_is_here():
-    assert {"data", "layers", "model", "shifts", "evaluate", "features", "flip", "checkpoints", "plots", "course"} <= set(MODULES)
-    assert {"layers", "model", "flip"} <= set(WITH_DOCTESTS)
-
-
-@pytest.mark.parametrize("module", WITH_DOCTESTS)
-def test_doctests_in_src_pass(module):
-    """``make test`` collects tests/ only, so --doctest-modules never reaches src/; run them here."""
-    imported = importlib.import_module(f"shiftlab.{module}")
-    finder = doctest.DocTestFinder()
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    examples = 0
-    for test in finder.find(imported, imported.__name__):
-        examples += len(test.examples)
-        runner.run(test)
-    result = runner.summarize(verbose=False)
-    assert examples > 0, f"no doctest found in shiftlab.{module}"
-    assert result.failed == 0, f"{result.failed} of {result.attempted} doctest examples failed in {module}"
-
-
-# ---------------------------------------------------------------- course-wide switches
-
-
-@pytest.mark.parametrize("value,quick", [("1", True), ("0", False), ("", False), ("yes", False)])
-def test_quick_mode(monkeypatch, value, quick):
-    monkeypatch.setenv(course.QUICK_ENV, value)
-    assert shiftlab.quick_mode() is quick
-    assert course.lesson_size(1017, 200) == (200 if quick else 1017)
-
-
-def test_quick_mode_is_off_by_default(monkeypatch):
-    monkeypatch.delenv(course.QUICK_ENV, raising=False)
-    assert not shiftlab.quick_mode()
-    assert course.lesson_size("full", "quick") == "full"
-
-
-@pytest.mark.parametrize("env,enabled,shown", [("", True, True), ("", False, False), ("1", True, False), ("true", True, False), ("0", True, True)])
-def test_progress_bar_honours_enabled_and_tqdm_disable(monkeypatch, env, enabled, shown):
-    monkeypatch.setenv("TQDM_DISABLE", env)
-    bar = course.progress_bar(range(3), enabled=enabled, desc="test")
-    assert bar.disable is not shown
-    assert list(bar) == [0, 1, 2]
-
-
-def test_tqdm_disable_silences_a_sweep(monkeypatch, capsys, baseline, subset):
-    """nbgrader_config.py and the solution builder set TQDM_DISABLE; a sweep must then print no bar."""
-    images, labels = subset
-    monkeypatch.setenv("TQDM_DISABLE", "1")
-    shiftlab.translation_sweep(baseline, images[:8], labels[:8], dxs=[0, 1], dys=[0], progress=True)
-    captured = capsys.readouterr()
-    assert captured.err == "" and captured.out == ""
-    monkeypatch.setenv("TQDM_DISABLE", "0")
-    shiftlab.translation_sweep(baseline, images[:8], labels[:8], dxs=[0, 1], dys=[0], progress=True)
-    assert "sweep" in capsys.readouterr().err

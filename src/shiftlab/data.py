@@ -14,12 +14,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checks import check_images
+
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Per-channel mean and standard deviation of the CIFAR-10 training images, in pixel space [0, 1].
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 SAMPLE_FILE = "cifar10-test-raw-first1017.npz"
+# The full CIFAR-10 as JPEGs, shipped beside the course (paths relative to the repository root), and the
+# folder it is unpacked into (``make data``), where training looks by default.
+COURSE_DATA_TAR = Path("../shared/data/cifar10-jpeg.tar.xz")
+DEFAULT_DATA_DIR = Path("data/cifar10-jpeg")
 
 
 def load_sample() -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,17 +57,6 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
-def check_images(images: torch.Tensor, name: str = "images") -> None:
-    """Raise a clear error unless ``images`` is a float tensor of shape (N, 3, H, W)."""
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
-    if not images.is_floating_point():
-        hint = " (convert uint8 images with shiftlab.to_float)" if images.dtype == torch.uint8 else ""
-        raise TypeError(f"{name} must be a float tensor in [0, 1], got dtype {images.dtype}{hint}")
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (N, 3, H, W), got {tuple(images.shape)}")
-
-
 def _channel_stats(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mean = torch.tensor(CIFAR10_MEAN, dtype=like.dtype, device=like.device).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD, dtype=like.dtype, device=like.device).view(1, 3, 1, 1)
@@ -82,11 +77,14 @@ def denormalize(images: torch.Tensor) -> torch.Tensor:
     return images * std + mean
 
 
-def _missing_data_message(root: Path, what: str) -> str:
+def missing_data_message(root: str | Path, what: str = "CIFAR-10") -> str:
+    """How to get the full CIFAR-10 into ``root``: the one message for every loader and for training."""
     return (
-        f"no {what} found under {root}. Offline, unpack the course copy: "
-        f"`tar xJf ../shared/data/cifar10-jpeg.tar.xz -C {root}` (ImageFolder layout train/ and test/); "
-        "online, torchvision can fetch the official files with load_cifar10_torchvision(root, download=True)."
+        f"no {what} found under {root}: the full CIFAR-10 needs the ImageFolder layout train/<class>/*.jpg "
+        f"and test/<class>/*.jpg, or torchvision's cifar-10-batches-py. Offline, unpack the course copy "
+        f"(from the repository root; `make data` does this for {DEFAULT_DATA_DIR}):\n\n"
+        f"    mkdir -p {root} && tar xJf {COURSE_DATA_TAR} -C {root}\n\n"
+        "online, torchvision can fetch the official files: load_cifar10_torchvision(root, download=True)."
     )
 
 
@@ -101,7 +99,7 @@ def load_image_folder(root: str | Path, split: str = "test") -> tuple[torch.Tens
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     split_dir = Path(root) / split
     if not split_dir.is_dir():
-        raise FileNotFoundError(_missing_data_message(Path(root), f"'{split}' folder"))
+        raise FileNotFoundError(missing_data_message(root, f"'{split}' folder"))
     found = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
     if tuple(found) != CLASSES:
         raise ValueError(f"{split_dir} must hold one folder per class {CLASSES}, found {tuple(found)}")
@@ -123,7 +121,7 @@ def load_cifar10_torchvision(
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if not download and not (Path(root) / CIFAR10.base_folder).is_dir():
-        raise FileNotFoundError(_missing_data_message(Path(root), "torchvision CIFAR-10 folder (cifar-10-batches-py)"))
+        raise FileNotFoundError(missing_data_message(root, "torchvision CIFAR-10 folder (cifar-10-batches-py)"))
     dataset = CIFAR10(str(root), train=split == "train", download=download)
     return torch.from_numpy(dataset.data), torch.tensor(dataset.targets, dtype=torch.int64)
 

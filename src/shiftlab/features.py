@@ -1,19 +1,20 @@
-"""Named layers and their feature maps.
+"""Named layers and their outputs: feature maps layer by layer, and pooled outputs level by level.
 
 A layer is named by its position: ``"2.3"`` is ``model[2][3]``, the fourth layer of level 2. The
-walk ``feature_maps`` runs the levels and layers in order and keeps every layer's output.
+walk ``feature_maps`` runs the levels and layers in order and keeps every layer's output;
+``pooled_level_outputs`` keeps only each level's output averaged over H and W (and the logits), the
+compact view the explorer compares across shifts. Both run on an ``inference_copy`` of the model.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch
 from torch import nn
 
-from .course import progress_bar
-from .data import CIFAR10_MEAN, check_images
-from .layers import check_choice
+from .checks import check_batch_size, check_choice, check_images
+from .data import CIFAR10_MEAN
+from .inference import inference_copy
+from .lesson import progress_bar
 
 BLANK_KINDS = ("pixel-zeros", "normalized-zeros")
 
@@ -37,34 +38,27 @@ def get_layer(model: nn.Module, name: str) -> nn.Module:
     return model[level][layer]
 
 
+def _walk(levels: list[nn.Sequential], images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every layer's output ``{"i.j": tensor}`` of an eval-mode model's ``levels``, in forward order."""
+    outputs, x = {}, images
+    for i, level in enumerate(levels):
+        for j, layer in enumerate(level):
+            x = layer(x)
+            outputs[f"{i}.{j}"] = x
+    return outputs
+
+
 @torch.no_grad()
 def feature_maps(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
     """The output of every layer for a batch, in forward order: ``{"0.0": (N, C, H, W), ...}``.
 
     Images are float (N, 3, H, W) in [0, 1]; the last entries are the head's (N, classes) logits.
-    The model runs in eval mode (BatchNorm uses its running statistics) and is left as it was.
+    The model runs in eval mode (BatchNorm uses its running statistics) on an ``inference_copy`` in the
+    default layout, so the caller's model is left as it was.
     """
     check_images(images)
-    levels = _levels(model)
-    outputs, x = {}, images
-    with eval_mode(model):
-        for i, level in enumerate(levels):
-            for j, layer in enumerate(level):
-                x = layer(x)
-                outputs[f"{i}.{j}"] = x
-    return outputs
-
-
-@contextmanager
-def eval_mode(model: nn.Module):
-    """Run ``model`` in eval mode inside the block, then restore every submodule's training flag."""
-    flags = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, training in flags.items():
-            module.training = training
+    _levels(model)  # rejects other models before copying them
+    return _walk(_levels(inference_copy(model, channels_last=False)), images)
 
 
 @torch.no_grad()
@@ -74,11 +68,41 @@ def mean_feature_maps(model: nn.Module, images: torch.Tensor, batch_size: int = 
     check_images(images)
     if len(images) == 0:
         raise ValueError("need at least one image to average over")
+    levels = _levels(inference_copy(model, channels_last=False))
     sums: dict[str, torch.Tensor] = {}
     for batch in progress_bar(images.split(batch_size), desc="mean feature maps", enabled=progress):
-        for name, output in feature_maps(model, batch).items():
+        for name, output in _walk(levels, batch).items():
             sums[name] = sums.get(name, 0) + output.sum(0)
     return {name: total / len(images) for name, total in sums.items()}
+
+
+LOGITS = "logits"  # the key of the head's output in ``pooled_level_outputs``
+
+
+def pooled_level_names(model: nn.Module) -> list[str]:
+    """The keys of ``pooled_level_outputs``: ``"level 0"`` ... for every level but the head, then ``"logits"``."""
+    return [f"level {i}" for i in range(len(_levels(model)) - 1)] + [LOGITS]
+
+
+@torch.inference_mode()
+def pooled_level_outputs(model: nn.Module, images: torch.Tensor, batch_size: int = 128) -> dict[str, torch.Tensor]:
+    """Each level's output averaged over H and W, and the logits, in one pass per batch.
+
+    Returns float32 ``{"level 0": (N, C0), ..., "level L-2": (N, C), "logits": (N, classes)}`` for a model of
+    L levels (``pooled_level_names``); for CifarVGG the levels have 24, 64, 256, 256 channels. The model runs
+    on a channels-last ``inference_copy`` under ``torch.inference_mode``; images are float (N, 3, H, W) in [0, 1].
+    """
+    check_images(images)
+    check_batch_size(batch_size)
+    names = pooled_level_names(model)
+    fast = inference_copy(model)
+    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    for batch in images.split(batch_size):
+        x = batch.contiguous(memory_format=torch.channels_last)  # (B, 3, H, W)
+        for name, level in zip(names, fast):
+            x = level(x)
+            chunks[name].append(x.float() if name == LOGITS else x.float().mean((-2, -1)))  # (B, C)
+    return {name: torch.cat(parts) for name, parts in chunks.items()}
 
 
 def blank_images(kind: str = "pixel-zeros", size: int = 32, n: int = 1) -> torch.Tensor:

@@ -12,7 +12,7 @@ import copy
 import torch
 from torch import nn
 
-from .features import eval_mode
+from .inference import inference_copy
 
 # The 1-D toy from the course: a signal and a kernel.
 TOY_SIGNAL = (1.0, 3.0, 5.0, 4.0, 7.0)
@@ -55,13 +55,14 @@ def flip_equivariance_error(model: nn.Module, images: torch.Tensor) -> float:
     """Relative flip error max |flip_kernels(model)(flipped x) - flipped model(x)| / max |model(x)|.
 
     0 means exactly flip-equivariant. Outputs with spatial axes (N, C, H, W) are flipped before
-    comparing; vectors (N, D), such as pooled features or logits, are compared as they are.
+    comparing; vectors (N, D), such as pooled features or logits, are compared as they are. Both run in
+    eval mode on an ``inference_copy`` (default layout), so the caller's model is left as it was.
     """
     if images.ndim != 4:
         raise ValueError(f"expected images (N, C, H, W), got shape {tuple(images.shape)}")
-    with eval_mode(model):
-        reference = model(images)
-        flipped_output = flip_kernels(model)(images.flip(-1))
+    model = inference_copy(model, channels_last=False)
+    reference = model(images)
+    flipped_output = flip_kernels(model)(images.flip(-1))
     if reference.ndim == 4:
         reference = reference.flip(-1)
     difference = (flipped_output - reference).abs().max()

@@ -16,21 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+from .checks import check_choice
+from .padding import PADDING_MODES, pad
+
 DOWNSAMPLINGS = ("max", "blur", "aps")
-
-
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    """Raise a ValueError naming the valid choices unless ``value`` is one of them."""
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
-
-
-def pad(x: torch.Tensor, pads: tuple[int, int, int, int], padding_mode: str) -> torch.Tensor:
-    """Pad (left, right, top, bottom) with a Conv2d-style padding mode ('zeros' means constant 0)."""
-    check_choice("padding mode", padding_mode, PADDING_MODES)
-    mode = "constant" if padding_mode == "zeros" else padding_mode
-    return F.pad(x, pads, mode=mode)
 
 
 def binomial_filter(size: int = 3) -> torch.Tensor:
@@ -144,12 +133,14 @@ class APSPool2d(nn.Module):
         return f"padding_mode={self.padding_mode!r}"
 
 
-def make_downsample(downsampling: str, padding_mode: str = "zeros") -> nn.Module:
-    """The layer for a downsampling option: 'max', 'blur' or 'aps' (see the module docstring)."""
+def make_downsample(downsampling: str, padding_mode: str = "zeros", blur_size: int | None = None,
+                    blur_padding: str | None = None) -> nn.Module:
+    """The layer for a downsampling option: 'max', 'blur' or 'aps' (see the module docstring). The blur
+    pads with ``blur_padding`` (default ``padding_mode``) and has ``blur_size`` taps (default 3)."""
     check_choice("downsampling", downsampling, DOWNSAMPLINGS)
     check_choice("padding mode", padding_mode, PADDING_MODES)
     if downsampling == "max":
         return nn.MaxPool2d(2)
     if downsampling == "blur":
-        return MaxBlurPool2d(padding_mode)
+        return MaxBlurPool2d(blur_padding or padding_mode, blur_size or 3)
     return APSPool2d(padding_mode)

@@ -18,8 +18,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .data import CIFAR10_MEAN, CIFAR10_STD, check_images
-from .layers import DOWNSAMPLINGS, PADDING_MODES, check_choice, make_downsample
+from .checks import check_choice, check_images
+from .data import CIFAR10_MEAN, CIFAR10_STD
+from .layers import DOWNSAMPLINGS, make_downsample
+from .padding import PADDING_MODES
 
 MIN_SIZE = 16  # three stride-2 steps leave 2x2 maps, big enough for every padding mode
 
@@ -30,6 +32,10 @@ class ModelConfig:
 
     padding_mode: str = "zeros"  # zeros | reflect | replicate | circular, for every 3x3 convolution
     downsampling: str = "max"  # max | blur | aps, for every stride-2 step
+    # blur only (None elsewhere): binomial taps, 3 (Zhang's Tri-3) or 5 (Bin-5), and the blur's own padding,
+    # reflect as in Zhang's Downsample, circular in circular models so that they stay circular
+    blur_size: int | None = None
+    blur_padding: str | None = None
     stem_width: int = 24
     widths: tuple[int, int, int] = (64, 256, 256)
     num_classes: int = 10
@@ -38,9 +44,21 @@ class ModelConfig:
         check_choice("padding mode", self.padding_mode, PADDING_MODES)
         check_choice("downsampling", self.downsampling, DOWNSAMPLINGS)
         object.__setattr__(self, "widths", tuple(self.widths))
+        if self.downsampling != "blur":
+            if self.blur_size is not None or self.blur_padding is not None:
+                raise ValueError(f"blur_size and blur_padding apply to downsampling='blur' only, not {self.downsampling!r}")
+            return
+        if self.blur_size is None:
+            object.__setattr__(self, "blur_size", 3)
+        if self.blur_padding is None:
+            object.__setattr__(self, "blur_padding", "circular" if self.padding_mode == "circular" else "reflect")
+        check_choice("blur padding", self.blur_padding, PADDING_MODES)
+        if isinstance(self.blur_size, bool) or not isinstance(self.blur_size, int) or self.blur_size < 2:
+            raise ValueError(f"blur_size must be an int of at least 2 taps, got {self.blur_size!r}")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "widths": list(self.widths)}
+        """The options as plain JSON values; options that do not apply (None) are left out."""
+        return {key: value for key, value in {**asdict(self), "widths": list(self.widths)}.items() if value is not None}
 
 
 class Normalize(nn.Module):
@@ -63,7 +81,7 @@ def conv_block(in_channels: int, width: int, config: ModelConfig) -> nn.Sequenti
     """Conv, Downsample, BatchNorm, GELU, Conv, BatchNorm, GELU: halves the spatial size."""
     return nn.Sequential(
         conv3x3(in_channels, width, config.padding_mode),
-        make_downsample(config.downsampling, config.padding_mode),
+        make_downsample(config.downsampling, config.padding_mode, config.blur_size, config.blur_padding),
         nn.BatchNorm2d(width),
         nn.GELU(),
         conv3x3(width, width, config.padding_mode),

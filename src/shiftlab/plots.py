@@ -5,7 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
-from .data import CLASSES, check_images
+from .checks import check_images
+from .data import CLASSES
 
 
 def shift_heatmap(values: torch.Tensor, dxs, dys, ax=None, title: str = "", colorbar_label: str = "",

@@ -17,8 +17,8 @@ from numbers import Integral
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from .data import check_images
-from .layers import check_choice, pad
+from .checks import check_choice, check_images
+from .padding import pad
 
 SHIFT_METHODS = ("affine", "roll", "crop")
 # The canvas each method cuts its shifted windows from (see ``pad_for_shifts``).

@@ -1,0 +1,109 @@
+"""The grading sandbox on this machine: what a kernel inside sees and may do, its limits, and cleanup.
+
+These run real sandboxes (bubblewrap as root, as in CI): where the machine lacks something,
+``test_this_machine_can_sandbox`` names it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import REPO_ROOT
+
+from shiftlab_instructor import sandbox
+from shiftlab_instructor.execution import execute_in_sandbox
+from shiftlab_instructor.sandbox import DEFAULT_UID, HOME, Limits, Sandbox
+
+LIMITS = Limits(wall_seconds=120, memory_mb=2048, processes=64)
+
+
+def printed(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def test_this_machine_can_sandbox():
+    assert sandbox.problems() == []
+
+
+def test_the_sandbox_shows_code_not_the_course(tmp_path):
+    args = Sandbox(LIMITS).bwrap_args(tmp_path)
+    bound = {args[i + 2] for i, arg in enumerate(args) if arg in ("--ro-bind", "--bind")}
+    assert {"--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--clearenv"} <= set(args)
+    assert str(Path(sys.prefix).resolve()) in bound and str(REPO_ROOT / "src" / "shiftlab") in bound
+    assert not [path for path in bound if Path(path) in (REPO_ROOT, REPO_ROOT / "course", REPO_ROOT / "src")]
+    assert sandbox.exposed_folder_containing(REPO_ROOT / "course") is None
+    assert sandbox.exposed_folder_containing(Path(sys.prefix) / "lib") == Path(sys.prefix).resolve()
+
+
+@pytest.mark.slow
+def test_what_a_kernel_sees_and_may_do(listener, make_notebook, tmp_path):
+    course, venv = REPO_ROOT / "course", Path(sys.prefix)
+    (tmp_path / "notes.txt").write_text("from the release")
+    facts = f"""
+import json, os, resource, socket
+
+def writable(path):
+    try:
+        open(path, "w").close()
+        return True
+    except OSError:
+        return False
+
+def connect(address):
+    with socket.socket() as s:
+        s.settimeout(2)
+        return os.strerror(s.connect_ex(address))
+
+print(json.dumps({{
+    "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "home": os.environ["HOME"], "cwd": os.getcwd(),
+    "src": sorted(os.listdir({str(REPO_ROOT / 'src')!r})),
+    "instructor": sorted(os.listdir({str(REPO_ROOT / 'src' / 'shiftlab_instructor')!r})),
+    "course": os.path.exists({str(course)!r}), "root_home": sorted(os.listdir("/root")),
+    "writable": [p for p in ["/x", "/usr/x", "/etc/x", {str(venv / 'x')!r}, {str(REPO_ROOT / 'src' / 'shiftlab' / 'x')!r},
+                             "/tmp/x", {HOME!r} + "/x"] if writable(p)],
+    "loopback": connect(("127.0.0.1", {listener.port})), "internet": connect(("1.1.1.1", 53)),
+    "nproc": resource.getrlimit(resource.RLIMIT_NPROC), "processes": len([p for p in os.listdir("/proc") if p.isdigit()]),
+    "release_file": open("data/notes.txt").read(),
+}}))
+"""
+    box = Sandbox(LIMITS, files={"data/notes.txt": tmp_path / "notes.txt"})
+    execution = execute_in_sandbox(make_notebook(facts), box)
+    assert execution.failure is None
+    seen = json.loads(printed(execution.notebook.cells[0]))
+    assert seen["uid"] == execution.uid == seen["gid"] and DEFAULT_UID <= seen["uid"] and seen["groups"] == []
+    assert seen["home"] == seen["cwd"] == HOME
+    assert seen["src"] == ["shiftlab", "shiftlab_instructor"] and seen["instructor"] == ["__init__.py", "runtime"]
+    assert not seen["course"]
+    assert seen["writable"] == ["/tmp/x", f"{HOME}/x"]
+    assert seen["loopback"] == "Connection refused" and listener.received == []
+    assert seen["internet"] == "Network is unreachable"
+    assert seen["nproc"] == [LIMITS.processes] * 2
+    assert seen["processes"] <= 3, "the kernel sees the host's processes"  # bubblewrap's init, the kernel
+    assert seen["release_file"] == "from the release"
+
+
+@pytest.mark.slow
+def test_limits_end_the_notebook_and_every_process(make_notebook):
+    fork_bomb = """
+import os, time
+children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print(children, "children, then", error.strerror)
+"""
+    memory_bomb = "blocks = []\nwhile True:\n    blocks.append(bytearray(2**27))"
+    forked = execute_in_sandbox(make_notebook(fork_bomb), Sandbox(LIMITS))
+    assert forked.failure is None and "Resource temporarily unavailable" in printed(forked.notebook.cells[0])
+    assert int(printed(forked.notebook.cells[0]).split()[0]) < LIMITS.processes
+    assert forked.leftover_processes == 0 and sandbox.processes_of(forked.uid) == []
+    bombed = execute_in_sandbox(make_notebook(memory_bomb, "print('after')"), Sandbox(LIMITS))
+    assert bombed.failure.startswith("ran out of memory") and bombed.failure_kind == "limit"
+    assert bombed.notebook.cells[1].execution_count is None
