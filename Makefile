@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed
 help:
 	@echo "make lab         set up .venv (first time only) and start JupyterLab on the assignments (students)"
 	@echo "make lab-instructor  JupyterLab with nbgrader's formgrader and Create Assignment, on the repository"
-	@echo "make test        set up .venv if needed, then run the whole test suite (CI runs this)"
+	@echo "make test        set up .venv, Chromium and bubblewrap if needed, then run the whole test suite (CI runs this)"
 	@echo "make browser-setup  install Debian's Chromium for the browser tests (make test does it first)"
 	@echo "make test-quick  the fast subset (no notebook execution, no nbgrader round trips, no training)"
 	@echo "make release     generate the student versions into assignments/"
@@ -54,7 +54,7 @@ browser-setup:
 	  else echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install -y chromium'" \
 	    "(Debian/Ubuntu), or set SHIFTLAB_CHROMIUM to a Chromium or Chrome binary." >&2; exit 1; fi; }
 
-test: setup browser-setup
+test: setup browser-setup sandbox
 	$(BIN)/python -m pytest
 
 test-quick: setup
@@ -72,10 +72,17 @@ solutions: setup
 grade-demo: sandbox
 	$(BIN)/python -m shiftlab_instructor demo --course $(COURSE)
 
-# Grade every submission in $(COURSE)/submitted/ in the sandbox and print a table.
+# Grade every submission in $(COURSE)/submitted/ in the sandbox and print a table: WORKERS at once
+# (default one per core), on the Dask cluster at SCHEDULER=tcp://host:port if given (or in the environment);
+# a second run grades only new or changed submissions.
+ifneq ($(filter autograde,$(MAKECMDGOALS)),)
+ifndef ASSIGNMENT
+$(error usage: make autograde ASSIGNMENT=<id> [COURSE=<course dir>] [WORKERS=<n>] [SCHEDULER=tcp://<host>:<port>])
+endif
+endif
 autograde: sandbox
-	@test -n "$(ASSIGNMENT)" || { echo "usage: make autograde ASSIGNMENT=<id> [COURSE=<course dir>]"; exit 2; }
-	$(BIN)/python -m shiftlab_instructor autograde $(ASSIGNMENT) --course $(COURSE)
+	$(BIN)/python -m shiftlab_instructor autograde $(ASSIGNMENT) --course $(COURSE) \
+	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # Measure each solution in the sandbox into $(COURSE)/sandbox-limits.json (commit it).
 sandbox-limits: sandbox

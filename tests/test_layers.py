@@ -13,6 +13,7 @@ from shiftlab.layers import (
     MaxBlurPool2d,
     aps_downsample,
     binomial_filter,
+    blur,
     blur_downsample,
     make_downsample,
     polyphase_view,
@@ -76,6 +77,38 @@ def test_blur_downsample_equals_a_direct_sum(maps):
         for x_ in range(out.shape[-1]):
             patch = padded[0, :, 2 * y : 2 * y + 3, 2 * x_ : 2 * x_ + 3]
             assert np.allclose(out[0, :, y, x_].numpy(), (patch * kernel.numpy()).sum((1, 2)), atol=1e-6)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("padding_mode", PADDING_MODES)
+def test_blur_equals_a_depthwise_convolution(maps, size, stride, padding_mode):
+    """Oracle: F.pad with the mode, then one binomial filter per channel with the stride (conv2d, groups=C)."""
+    x = crop(maps, 15, 16)
+    before, after = (size - 1) // 2, size // 2
+    padded = pad(x, (before, after, before, after), padding_mode)
+    expected = nn.functional.conv2d(padded, binomial_filter(size).expand(6, 1, size, size), stride=stride, groups=6)
+    out = blur(x, padding_mode, size, stride)
+    assert out.shape == expected.shape == (2, 6, -(-15 // stride), -(-16 // stride))
+    assert torch.allclose(out, expected, atol=1e-6)
+
+
+def test_blur_downsample_is_blur_at_stride_2(maps):
+    assert torch.equal(blur_downsample(maps, "reflect", 5), blur(maps, "reflect", 5, stride=2))
+
+
+@pytest.mark.parametrize("size,stride,message", [(0, 1, "filter size must be an int of at least 1, got 0"),
+                                                 (3, 3, "stride must be 1 or 2, got 3")])
+def test_blur_rejects_bad_options(maps, size, stride, message):
+    with pytest.raises(ValueError, match=message):
+        blur(maps, "zeros", size, stride)
+
+
+@pytest.mark.parametrize("width", [32, 31])
+def test_blur_downsample_5_taps_zeros_equals_kornia(maps, width):
+    x = crop(maps, 32, width)
+    expected = kornia.filters.BlurPool2D(kernel_size=5, stride=2)(x)
+    assert torch.allclose(blur_downsample(x, "zeros", 5), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("padding_mode", ["reflect", "replicate", "circular"])

@@ -170,3 +170,102 @@ def test_show_images_errors(sample):
         sl.show_images(sample[0][:2])
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\), got \(3, 32, 32\)"):
         sl.show_images(torch.zeros(3, 32, 32))
+
+
+# ---------------------------------------------------------------- exactness_bars
+
+
+@pytest.fixture
+def flip_errors():
+    """Errors per (model, size) as assignment 1 measures them: round-off at some sizes, large at others, one 0."""
+    return {("resnet18", 32): 0.4, ("resnet18", 33): 2e-7, ("CifarVGG", 24): 0.0, ("CifarVGG", 33): 0.9, ("CifarVGG", 32): 3e-7}
+
+
+def test_exactness_bars_one_panel_per_model_in_order(flip_errors):
+    fig = sl.exactness_bars(flip_errors, threshold=1e-5, ylabel="relative flip error")
+    axes = [ax for ax in fig.axes if ax.patches]
+    assert [ax.get_title() for ax in axes] == ["resnet18", "CifarVGG"]
+    assert [t.get_text() for t in axes[1].get_xticklabels()] == ["24", "33", "32"]
+    assert axes[0].get_ylabel() == "relative flip error" and axes[0].get_yscale() == "log"
+    assert all(ax.get_xlabel() == "input size (px, square)" for ax in axes)
+    assert fig.get_size_inches()[0] <= 9.7, "at most 9.7 in wide: JupyterLab shows about 970 px unscaled"
+
+
+def test_exactness_bars_colours_and_floor(flip_errors):
+    fig = sl.exactness_bars(flip_errors, threshold=1e-5)
+    vgg = [ax for ax in fig.axes if ax.get_title() == "CifarVGG"][0]
+    heights = [bar.get_height() for bar in vgg.patches]
+    colours = [matplotlib.colors.to_hex(bar.get_facecolor()) for bar in vgg.patches]
+    assert heights == pytest.approx([1e-9, 0.9, 3e-7]), "an error of exactly 0 is drawn at the floor"
+    green, red = matplotlib.colors.to_hex("tab:green"), matplotlib.colors.to_hex("tab:red")
+    assert colours == [green, red, green]
+    assert [line.get_ydata()[0] for line in vgg.lines] == [1e-5], "the threshold is drawn as a line"
+
+
+def test_exactness_bars_legend_and_fonts(flip_errors):
+    fig = sl.exactness_bars(flip_errors, threshold=1e-5)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts == ["threshold 1e-05", "below: exact up to round-off", "above: not exact"]
+    assert min(t.get_fontsize() for t in fig.legends[0].get_texts()) >= 9
+
+
+def test_exactness_bars_rejects_no_errors():
+    with pytest.raises(ValueError, match="errors is empty"):
+        sl.exactness_bars({}, threshold=1e-5)
+
+
+# ---------------------------------------------------------------- lesson 4: filters, spectra, samples, interval bars
+
+
+def test_frequency_response_plot_draws_each_gain_and_the_nyquist_line():
+    freqs = torch.linspace(0, 0.5, 51)
+    gains = {"3 taps": torch.cos(torch.pi * freqs) ** 2, "5 taps": torch.cos(torch.pi * freqs) ** 4}
+    ax = sl.frequency_response_plot(freqs, gains, 0.25)
+    curves = [line for line in ax.lines if line.get_label() in gains]
+    assert [line.get_label() for line in curves] == ["3 taps", "5 taps"]
+    assert np.allclose(curves[0].get_ydata(), gains["3 taps"].numpy())
+    assert [text.get_text() for text in ax.texts] == ["0.50", "0.25"], "each filter's gain at the Nyquist line, written"
+    assert any(line.get_label() == "new Nyquist f = 0.25" and list(line.get_xdata()) == [0.25, 0.25] for line in ax.lines)
+    assert ax.get_xlabel() == "frequency f (cycles per input pixel)" and ax.get_ylabel() == "gain |H(f)|" and ax.get_title()
+
+
+def test_spectrum_profile_plot_skips_the_mean_and_shades_what_is_folded():
+    radii, shares = torch.tensor([0.0, 0.125, 0.25, 0.5]), torch.tensor([0.0, 60.0, 30.0, 10.0])
+    ax = sl.spectrum_profile_plot({"maps": (radii, shares)}, 0.25)
+    line = next(line for line in ax.lines if line.get_label() == "maps")
+    assert list(line.get_xdata()) == [0.125, 0.25, 0.5] and list(line.get_ydata()) == [60, 30, 10]
+    assert ax.get_yscale() == "log" and "power" in ax.get_ylabel() and "cycles per pixel" in ax.get_xlabel()
+    assert any(patch.get_label() == "folded by subsampling" for patch in ax.patches)
+
+
+def test_offset_samples_plot_reports_mean_and_max_of_each_grid():
+    signal = torch.arange(16, dtype=torch.float64)
+    fig = sl.offset_samples_plot({"ramp": signal, "other": -signal}, step=4)
+    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "ramp" and fig.get_size_inches()[0] <= 9.7
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert labels == ["signal", "grid + 0: mean 6.000, max 12.00", "grid + 0.5: mean 8.000, max 14.00"]
+
+
+def test_estimate_bars_draws_intervals_values_and_marks():
+    estimates = {"a": {"accuracy": sl.Estimate(92.0, 90.0, 94.0, 100)}, "b": {"accuracy": sl.Estimate(95.0, 93.5, 96.0, 100)}}
+    fig = sl.estimate_bars(estimates, marks={"a": {"accuracy": 91.0}}, mark_label="manifest")
+    ax = fig.axes[0]
+    assert [round(bar.get_height(), 6) for bar in ax.patches] == [92.0, 95.0]
+    errorbars = next(c for c in ax.containers if isinstance(c, matplotlib.container.ErrorbarContainer))
+    caps = errorbars.lines[2][0].get_segments()
+    assert [tuple(segment[:, 1]) for segment in caps] == [(90.0, 94.0), (93.5, 96.0)], "error bars span the intervals"
+    assert [text.get_text() for text in ax.texts] == ["92.0", "95.0"] and all(t.get_fontsize() >= 9 for t in ax.texts)
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["a", "b"] and "100 images" in ax.get_title()
+    assert any(line.get_label() == "manifest" for line in ax.lines) and fig.get_size_inches()[0] <= 9.7
+
+
+def test_map_panels_share_one_scale_from_zero():
+    maps = {f"m{i}": torch.full((4, 4), float(i)) for i in range(6)}
+    fig = sl.map_panels(maps, title="blank", colorbar_label="deviation", ncols=4)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in panels] == list(maps) and len(fig.axes) == 8 + 1  # 2 x 4 grid and the colour bar
+    assert {ax.images[0].get_clim() for ax in panels} == {(0.0, 5.0)}
+    assert fig._suptitle.get_text() == "blank" and fig.get_size_inches()[0] <= 9.7
+    assert sl.map_panels({"flat": torch.zeros(3, 3)}, "t", "c").axes[0].images[0].get_clim() == (0.0, 1.0)
+    with pytest.raises(ValueError, match=r"expected \(H, W\) maps, got shapes \[\(2, 3, 3\)\]"):
+        sl.map_panels({"x": torch.zeros(2, 3, 3)}, "t", "c")

@@ -11,6 +11,7 @@ from shiftlab.shifts import (
     SHIFT_METHODS,
     check_shift,
     crop_at_every_position,
+    fourier_shift,
     max_shift,
     pad_for_shifts,
     paste_at_every_position,
@@ -283,3 +284,51 @@ def test_crop_at_every_position_errors(images):
         crop_at_every_position(images[0], 33)
     with pytest.raises(ValueError, match=r"float tensor \(3, H, W\).*\(4, 3, 32, 32\)"):
         crop_at_every_position(images, 8)
+
+
+# ---------------------------------------------------------------- sub-pixel shifts in the Fourier domain
+
+
+@pytest.mark.parametrize("shift", [(0, 0), (1, 0), (0, -1), (-5, 3), (7, -2), (32, 0), (40, -33)])
+def test_an_integer_fourier_shift_is_a_roll(images, shift):
+    dx, dy = shift
+    assert torch.allclose(sl.translate_fourier(images, dx, dy), torch.roll(images, (dy, dx), (-2, -1)), atol=1e-6)
+
+
+def test_a_fourier_shift_moves_a_cosine_by_a_fraction_of_a_pixel():
+    x = torch.arange(32, dtype=torch.float64)
+    wave = lambda offset: (0.5 + 0.4 * torch.cos(2 * np.pi * 3 * (x - offset) / 32)).expand(1, 3, 32, 32)  # noqa: E731
+    assert torch.allclose(sl.translate_fourier(wave(0), 0.5, 0), wave(0.5), atol=1e-12)
+    vertical = sl.translate_fourier(wave(0).transpose(-1, -2), 0, -0.25)
+    assert torch.allclose(vertical, wave(-0.25).transpose(-1, -2), atol=1e-12)
+
+
+def test_two_half_pixel_shifts_make_one_pixel_without_the_nyquist_column(images):
+    spectrum = torch.fft.fft2(images.double())
+    spectrum[..., :, 16] = 0  # the Nyquist column, which a half-pixel shift scales by cos(pi / 2) = 0
+    band_limited = torch.fft.ifft2(spectrum).real
+    twice = sl.translate_fourier(sl.translate_fourier(band_limited, 0.5, 0), 0.5, 0)
+    assert torch.allclose(twice, translate_roll(band_limited, 1, 0), atol=1e-12)
+
+
+def test_a_half_pixel_shift_removes_the_nyquist_pattern_and_keeps_the_mean(images):
+    stripes = torch.arange(32).remainder(2).float().expand(1, 3, 32, 32)  # 0, 1, 0, 1, ... along x
+    assert torch.allclose(sl.translate_fourier(stripes, 0.5, 0), torch.full_like(stripes, 0.5), atol=1e-6)
+    shifted = sl.translate_fourier(images, 0.3, -1.7)
+    assert torch.allclose(shifted.mean(dim=(-2, -1)), images.mean(dim=(-2, -1)), atol=1e-6)
+    assert shifted.dtype == images.dtype and shifted.shape == images.shape
+
+
+def test_fourier_shift_of_a_1d_signal_matches_a_sum_of_shifted_cosines():
+    n, shift = 10, 0.3  # odd length: no Nyquist bin
+    t = torch.arange(n, dtype=torch.float64)
+    wave = lambda offset: 1.0 + torch.cos(2 * np.pi * 2 * (t - offset) / n) - 0.5 * torch.sin(2 * np.pi * 4 * (t - offset) / n)  # noqa: E731
+    assert torch.allclose(fourier_shift(wave(0), (shift,)), wave(shift), atol=1e-12)
+    assert fourier_shift(wave(0).float(), (shift,)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("bad, error", [("1", TypeError), (True, TypeError), (float("nan"), ValueError),
+                                        (float("inf"), ValueError)])
+def test_a_fourier_shift_rejects_what_is_not_a_finite_number(images, bad, error):
+    with pytest.raises(error, match="dx"):
+        sl.translate_fourier(images, bad, 0)

@@ -1,5 +1,5 @@
 """Tests of shiftlab.sweeps: translation sweeps against a plain loop (``oracles.py``), the result's
-accessors and plots, and ``shift_range``."""
+accessors, table and plots, curves of one-row sweeps, and ``shift_range``."""
 
 import matplotlib.pyplot as plt
 import pytest
@@ -128,6 +128,63 @@ def test_sweep_plot_on_given_axes_with_a_title(sweep):
 def test_sweep_plot_rejects_unknown_metrics(sweep):
     with pytest.raises(ValueError, match="^unknown metric 'consistency'; choose one of accuracy, loss$"):
         sweep.plot("consistency")
+
+
+def test_sweep_keeps_its_labels_and_finds_positions(sweep, held_out):
+    assert torch.equal(sweep.labels, held_out[1])
+    assert sweep.position(2, -1) == (0, 3) and sweep.position(-4, 1) == (2, 0)
+    with pytest.raises(ValueError, match=r"dy=5 is not in the sweep's grid \[-1, 0, 1\]"):
+        sweep.position(0, 5)
+
+
+def test_sweep_table_prints_the_grid(sweep):
+    lines = sweep.table("accuracy").splitlines()
+    assert lines[0].split()[-4:] == ["-4", "-2", "0", "2"] and len(lines) == 4
+    for line, dy, row in zip(lines[1:], [-1, 0, 1], sweep.accuracy):
+        assert line.split() == [str(dy)] + [f"{value:.1f}" for value in row.tolist()]
+    assert sweep.table("loss").splitlines()[2].split()[1:] == [f"{value:.2f}" for value in sweep.loss[1].tolist()]
+    with pytest.raises(ValueError, match="unknown metric 'consistency'"):
+        sweep.table("consistency")
+
+
+# ---------------------------------------------------------------- plot_shift_curves
+
+
+@pytest.fixture(scope="module")
+def lines(baseline, held_out) -> dict[str, SweepResult]:
+    images, labels = held_out
+    return {method: translation_sweep(baseline, images, labels, list(range(-9, 10)), [0], method=method, progress=False)
+            for method in ("affine", "roll")}
+
+
+def test_shift_curves_draw_one_line_per_sweep_with_standard_error_bands(lines):
+    ax = sl.plot_shift_curves(lines, title="baseline", styles={"roll": {"color": "tab:orange", "linestyle": "--"}})
+    curves = ax.get_lines()
+    assert [line.get_label() for line in curves] == ["affine", "roll"]
+    assert curves[0].get_xdata().tolist() == list(range(-9, 10))
+    assert curves[0].get_ydata().tolist() == pytest.approx(lines["affine"].accuracy[0].tolist())
+    assert curves[1].get_linestyle() == "--" and curves[1].get_color() == "tab:orange"
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]  # the first band, +- one standard error of 20 images
+    p = lines["affine"].accuracy[0, 9].item() / 100
+    assert band.max() >= 100 * p + 100 * (p * (1 - p) / 20) ** 0.5 - 1e-3
+    assert len(ax.collections) == 2 and ax.get_title() == "baseline" and ax.get_ylabel() == "top-1 accuracy (%)"
+    assert "dx (px" in ax.get_xlabel() and ax.get_legend() is not None
+
+
+def test_shift_curves_of_the_loss_have_no_bands_and_period_lines_stay_inside(lines):
+    ax = sl.plot_shift_curves(lines, metric="loss", period=8)
+    assert not ax.collections and ax.get_ylabel() == "mean cross-entropy (nats)"
+    verticals = [line.get_xdata()[0] for line in ax.get_lines() if line.get_label().startswith("_")]
+    assert sorted(verticals) == [-8, 0, 8]
+
+
+def test_shift_curves_reject_grids_and_nothing(sweep, lines):
+    with pytest.raises(ValueError, match=r"sweep 'grid' has 3 rows \(dys \[-1, 0, 1\]\); expected a one-row sweep"):
+        sl.plot_shift_curves({"grid": sweep})
+    with pytest.raises(ValueError, match="sweeps is empty"):
+        sl.plot_shift_curves({})
+    with pytest.raises(ValueError, match="unknown metric 'consistency'"):
+        sl.plot_shift_curves(lines, metric="consistency")
 
 
 # ---------------------------------------------------------------- shift_range

@@ -5,7 +5,10 @@
 - ``aps``: adaptive polyphase sampling (Chaman and Dokmanic, CVPR 2021): max with stride 1, then keep
   the stride-2 polyphase component with the largest norm, so a shifted input picks the same samples.
 
-Every padding inside these layers uses the model's padding mode, so a circular model stays circular.
+APS pads with the model's padding mode. MaxBlurPool has a padding of its own (``ModelConfig.blur_padding``),
+which its blur pads with and which makes its dense max wrap around when circular: reflection by default, as
+in Zhang's ``Downsample``, and circular in circular models, so that they stay circular. ``blur`` at stride 1
+is the same filter without subsampling (for spectra).
 """
 
 from __future__ import annotations
@@ -37,23 +40,37 @@ def binomial_filter(size: int = 3) -> torch.Tensor:
     return kernel / kernel.sum()
 
 
-def blur_downsample(x: torch.Tensor, padding_mode: str = "zeros", size: int = 3) -> torch.Tensor:
-    """Blur each channel with ``binomial_filter(size)`` and keep every second pixel.
+def blur(x: torch.Tensor, padding_mode: str = "reflect", size: int = 3, stride: int = 1) -> torch.Tensor:
+    """Blur each channel with ``binomial_filter(size)``, keeping every ``stride``-th pixel (1 or 2).
 
-    Shape: (N, C, H, W) -> (N, C, ceil(H / 2), ceil(W / 2)); the border is padded by ``(size - 1) // 2``
-    pixels before and ``size // 2`` after with ``padding_mode``. The binomial kernel is computed as
-    ``size - 1`` box filters of width 2 (Pascal's rule), the last at stride 2: several times faster on
-    CPUs than a depthwise convolution, and equal to it up to float rounding.
+    Shape: (N, C, H, W) -> (N, C, ceil(H / stride), ceil(W / stride)); the border is padded by
+    ``(size - 1) // 2`` pixels before and ``size // 2`` after with ``padding_mode``, so output pixel (k, l)
+    is the blur centred on input pixel (stride k, stride l) (for even sizes, the window starts there). The
+    binomial kernel is computed as ``size - 1`` box filters of width 2 (Pascal's rule), the last with the
+    stride: several times faster on CPUs than a depthwise convolution, and equal to it up to float rounding.
     """
     if x.ndim != 4:
         raise ValueError(f"expected a batch of feature maps (N, C, H, W), got shape {tuple(x.shape)}")
-    if size < 1:
-        raise ValueError(f"filter size must be at least 1, got {size}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"filter size must be an int of at least 1, got {size!r}")
+    if stride not in (1, 2):
+        raise ValueError(f"stride must be 1 or 2, got {stride!r}")
     before, after = (size - 1) // 2, size // 2
     x = pad(x, (before, after, before, after), padding_mode)
+    if size == 1:
+        return x[..., ::stride, ::stride]
     for _ in range(size - 2):
         x = F.avg_pool2d(x, kernel_size=2, stride=1)
-    return F.avg_pool2d(x, kernel_size=min(size, 2), stride=2)
+    return F.avg_pool2d(x, kernel_size=2, stride=stride, ceil_mode=False)
+
+
+def blur_downsample(x: torch.Tensor, padding_mode: str = "zeros", size: int = 3) -> torch.Tensor:
+    """Anti-aliased subsampling: ``blur`` with ``binomial_filter(size)``, then keep every second pixel.
+
+    Shape: (N, C, H, W) -> (N, C, ceil(H / 2), ceil(W / 2)); the border is padded by ``(size - 1) // 2``
+    pixels before and ``size // 2`` after with ``padding_mode`` (Zhang's ``Downsample`` pads by reflection).
+    """
+    return blur(x, padding_mode, size, stride=2)
 
 
 class BlurPool2d(nn.Module):

@@ -2,6 +2,9 @@
 
 ``SHIFTLAB_QUICK=1`` in the environment turns on quick mode: tests and CI execute every notebook many
 times, so notebooks use fewer images and coarser grids there, while a student's default stays the
+full lesson. Autograding runs at that size too (the grader's size: the hidden tests pass in both
+modes, and a class is graded in a fraction of the time): nbgrader's autograde sets
+``NBGRADER_EXECUTION=autograde``, which turns quick mode on unless ``SHIFTLAB_QUICK=0`` asks for the
 full lesson. ``TQDM_DISABLE=1`` turns every progress bar off (graded cells, stored solutions).
 """
 
@@ -13,11 +16,14 @@ from tqdm.auto import tqdm
 
 QUICK_ENV = "SHIFTLAB_QUICK"
 PROGRESS_OFF_ENV = "TQDM_DISABLE"  # tqdm's own switch, so it silences bars of other libraries too
+GRADING_ENV, AUTOGRADING = "NBGRADER_EXECUTION", "autograde"  # nbgrader's own mark of an autograding kernel
 
 
 def quick_mode() -> bool:
-    """True when ``SHIFTLAB_QUICK=1`` is set (tests, CI, ``make grade-demo``)."""
-    return os.environ.get(QUICK_ENV, "") == "1"
+    """True when ``SHIFTLAB_QUICK=1`` is set (tests, CI, ``make grade-demo``), or when nbgrader autogrades
+    (``NBGRADER_EXECUTION=autograde``) and ``SHIFTLAB_QUICK`` is not ``0``: lessons run at the grader's size."""
+    chosen = os.environ.get(QUICK_ENV, "")
+    return chosen == "1" or (chosen != "0" and os.environ.get(GRADING_ENV, "") == AUTOGRADING)
 
 
 def lesson_size(full, quick):

@@ -8,11 +8,14 @@ down; (-5, 3) moves it 5 px left and 3 px down. The methods differ only in what 
 - ``crop``: a window cut from a reflect-padded canvas, so no new colour enters.
 
 All three agree on the interior pixels, which never left the image.
+``translate_fourier`` shifts circularly by any real amount (a phase ramp in the frequency domain): the
+sub-pixel moves that invariance to integer shifts does not cover.
 """
 
 from __future__ import annotations
 
-from numbers import Integral
+import math
+from numbers import Integral, Real
 
 import torch
 from torchvision.transforms.v2 import functional as TF
@@ -135,3 +138,45 @@ def crop_at_every_position(image: torch.Tensor, size: int) -> tuple[torch.Tensor
     windows = windows.permute(1, 2, 0, 3, 4).reshape(ny * nx, 3, size, size)
     ys, xs = torch.meshgrid(torch.arange(ny), torch.arange(nx), indexing="ij")
     return windows.contiguous(), torch.stack([xs.flatten(), ys.flatten()], dim=1)
+
+
+def fourier_shift(x: torch.Tensor, shifts: tuple[float, ...]) -> torch.Tensor:
+    """Shift a periodic float signal circularly along its last ``len(shifts)`` axes by real amounts (samples).
+
+    ``shifts[i]`` moves the content of axis ``-len(shifts) + i`` towards higher indices: out[j] = x[j - s],
+    read between the samples by band-limited (Fourier) interpolation. The DFT along those axes is multiplied
+    by the phase ramp exp(-2 pi i k s) (k in cycles per sample) and the real part of the inverse is kept.
+    For an even length the Nyquist bin's term becomes cos(pi s) times itself: it vanishes at half a sample,
+    where that alternating pattern has no value. Computed in float64, returned in the input's dtype. The one
+    phase ramp behind ``translate_fourier`` (images) and ``shiftlab.flip.half_step_interpolation`` (1-D).
+
+    >>> x = torch.tensor([0.0, 1.0, 3.0, 2.0])
+    >>> torch.allclose(fourier_shift(x, (1.0,)), x.roll(1), atol=1e-6)
+    True
+    """
+    dims = tuple(range(-len(shifts), 0))
+    angle = torch.zeros((), dtype=torch.float64)
+    for dim, shift in zip(dims, shifts):
+        n = x.shape[dim]
+        k = torch.fft.fftfreq(n, dtype=torch.float64).view(n, *[1] * (-dim - 1))  # cycles per sample
+        angle = angle - 2 * math.pi * k * float(shift)
+    ramp = torch.polar(torch.ones_like(angle), angle)
+    shifted = torch.fft.ifftn(torch.fft.fftn(x.to(torch.float64), dim=dims) * ramp, dim=dims).real
+    return shifted.to(x.dtype)
+
+
+def translate_fourier(images: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
+    """Shift (N, 3, H, W) images circularly by any real (dx, dy) pixels, e.g. half a pixel (``fourier_shift``).
+
+    The ideal band-limited interpolation of the image, shifted. For integer (dx, dy) it is
+    ``translate_roll`` up to float rounding (about 1e-7). At a sub-pixel shift d the Nyquist row / column
+    (even sizes) is scaled by cos(pi d), i.e. it vanishes at half a pixel, and values may leave [0, 1]
+    slightly (ringing): they are not clipped. Returned in the input's dtype.
+    """
+    check_images(images)
+    for name, value in (("dx", dx), ("dy", dy)):
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"{name} must be a real number of pixels, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+    return fourier_shift(images, (dy, dx))

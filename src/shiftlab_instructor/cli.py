@@ -4,6 +4,7 @@
     solutions [ID ...]          execute the solutions into solutions/ (progress bars off)
     demo [ID ...] [--full]      round trip in a scratch course: 3 students, sandboxed autograde, scores
     autograde ID                grade every submission in <course>/submitted/ in the sandbox, print a table
+                                (parallel, resumable; on $SCHEDULER's Dask cluster when set)
     sandbox-limits [ID ...]     measure the solutions in the sandbox into <course>/sandbox-limits.json
     check-sandbox               say what this machine lacks for sandboxed grading
 
@@ -13,13 +14,17 @@ The course is ``--course DIR``, else ``$COURSE``, else ``./course``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from . import sandbox
-from .autograde import InstructorError, Options, autograde, format_table
+from tqdm.auto import tqdm
+
+from .autograde import InstructorError, Options, autograde, format_summary, format_table
+from .cluster import SCHEDULER_ENV
 from .course import Course
 from .demo import format_results, round_trip
 from .limits import graded_assignments, write_measurements
@@ -34,11 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("assignments", nargs="*", help="assignment ids (default: all; autograde: exactly one)")
     parser.add_argument("--course", help="course folder (default: $COURSE, else ./course)")
     parser.add_argument("--destination", type=Path, help="release: default assignments/; solutions: default solutions/")
-    parser.add_argument("--quick", action="store_true", help="quick mode (SHIFTLAB_QUICK=1) for autograde and solutions")
-    parser.add_argument("--full", action="store_true", help="demo: grade the full lessons, not quick mode")
+    parser.add_argument("--quick", action="store_true", help="solutions: quick mode (SHIFTLAB_QUICK=1)")
+    parser.add_argument("--full", action="store_true",
+                        help="demo, autograde: run the full lessons, not the grader's size (quick mode)")
     parser.add_argument("--keep-hidden-tests", action="store_true", help="autograde: feedback shows hidden test code (nbgrader's default)")
     parser.add_argument("--no-feedback", action="store_true", help="autograde: do not generate feedback")
-    parser.add_argument("--workers", type=int, default=1, help="autograde: submissions graded at once (default 1)")
+    parser.add_argument("--workers", type=int, help="autograde: submissions graded at once here (default: one per core)")
+    parser.add_argument("--scheduler", default=os.environ.get(SCHEDULER_ENV) or None,
+                        help=f"autograde: Dask scheduler to grade on, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV}, "
+                             "else a local cluster)")
+    parser.add_argument("--regrade", action="store_true", help="autograde: grade again submissions unchanged since the last run")
     limits = parser.add_argument_group("autograde limits (default: derived from <course>/sandbox-limits.json)")
     limits.add_argument("--wall-seconds", type=int)
     limits.add_argument("--memory-mb", type=int)
@@ -59,11 +69,16 @@ def _autograde(course: Course, args: argparse.Namespace) -> int:
     if len(args.assignments) != 1:
         raise InstructorError(f"autograde takes one assignment id, got {args.assignments or 'none'}; "
                               f"assignments: {', '.join(course.assignment_ids())}")
-    options = Options(quick=args.quick, limits=_explicit_limits(args), feedback=not args.no_feedback,
-                      keep_hidden_tests=args.keep_hidden_tests, workers=args.workers)
-    report = autograde(course, args.assignments[0], options)
+    if args.workers is not None and args.workers < 1:
+        raise InstructorError(f"--workers must be at least 1, got {args.workers}")
+    options = Options(quick=not args.full, limits=_explicit_limits(args), feedback=not args.no_feedback,
+                      keep_hidden_tests=args.keep_hidden_tests, workers=args.workers, scheduler=args.scheduler,
+                      regrade=args.regrade, progress=True)
+    report = autograde(course, args.assignments[0], options, log=tqdm.write)
     print(format_table(report))
-    print(f"report: {course.root / 'reports' / f'autograde-{report.assignment}.csv'}")
+    print(format_summary(report))
+    print(f"report: {course.root / 'reports' / f'autograde-{report.assignment}.csv'}; "
+          f"nbgrader export: {course.root / 'reports' / 'grades.csv'}")
     return report.exit_code
 
 

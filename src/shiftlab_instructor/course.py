@@ -15,6 +15,7 @@ tooling works from an installed package and on any course folder::
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import subprocess
@@ -107,10 +108,12 @@ def read_submitted(path: Path, limit: int = 64 * 2**20) -> tuple[bytes | None, s
 
 def nbgrader_config() -> Config:
     """The course's nbgrader configuration (``./nbgrader_config.py``), empty when there is none."""
-    path = Path.cwd() / NBGRADER_CONFIG
-    if not path.is_file():
-        return Config()
-    return PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+    return _config_at(Path.cwd() / NBGRADER_CONFIG)
+
+
+@functools.lru_cache
+def _config_at(path: Path) -> Config:
+    return PyFileConfigLoader(path.name, path=str(path.parent)).load_config() if path.is_file() else Config()
 
 
 def nbgrader(args: list[str], course: Course, env: dict[str, str] | None = None) -> str:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import atexit
 import json
 import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -31,6 +33,8 @@ from .runtime.probe import REPORT_EXPRESSION
 from .sandbox import Sandbox, claim_uid, processes_of
 
 MAX_OUTPUT_BYTES = 20 * 1024 * 1024  # outputs kept per notebook; a flood beyond is dropped, not stored
+MAX_PROBE_ANSWER = 100_000  # characters: the probe's answer comes from a kernel the student controls
+MAX_FINDINGS, MAX_FINDING_LENGTH = 20, 200
 
 
 @dataclass
@@ -54,6 +58,10 @@ class Execution:
     peak_memory_mb: float | None = None
     peak_tasks: int | None = None
     leftover_processes: int = 0
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not start a kernel: a problem of the grading machine, not of a submission."""
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -103,17 +111,19 @@ async def _probe(client: GradingClient, cell) -> list[str]:
     reply = await client.async_wait_for_reply(msg_id, cell)
     result = (reply or {}).get("content", {}).get("user_expressions", {}).get("probe", {})
     if result.get("status") != "ok":
-        return [f"integrity probe failed: {result.get('ename', 'no reply')}: {result.get('evalue', '')}".strip()]
+        return [f"integrity probe failed: {str(result.get('ename', 'no reply'))[:50]}: {str(result.get('evalue', ''))[:100]}"]
+    text = str(result.get("data", {}).get("text/plain", ""))
     try:
-        findings = json.loads(ast.literal_eval(result["data"]["text/plain"]))
-    except (KeyError, ValueError, SyntaxError, TypeError) as error:
-        return [f"integrity probe gave an unreadable answer: {error}"]
-    return findings if isinstance(findings, list) and all(isinstance(f, str) for f in findings) else ["integrity probe gave an unreadable answer"]
+        findings = json.loads(ast.literal_eval(text)) if len(text) <= MAX_PROBE_ANSWER else None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        findings = None
+    if not isinstance(findings, list) or not all(isinstance(f, str) for f in findings):
+        return ["integrity probe gave an unreadable answer"]
+    return [finding[:MAX_FINDING_LENGTH] for finding in findings[:MAX_FINDINGS]]
 
 
 async def _run_cells(client: GradingClient, execution: Execution, deadline: float) -> None:
     """Execute every code cell in order, probing around test cells; raise on timeout or a dead kernel."""
-    findings: list[str] = []
     for index, cell in enumerate(execution.notebook.cells):
         if cell.cell_type != "code":
             continue
@@ -128,8 +138,7 @@ async def _run_cells(client: GradingClient, execution: Execution, deadline: floa
             present = list(dict.fromkeys(before + after))
             if present:
                 execution.touched[cell.metadata.nbgrader["grade_id"]] = present
-                findings += present
-    execution.findings = list(dict.fromkeys(findings))
+                execution.findings += [finding for finding in present if finding not in execution.findings]
 
 
 def _exit_status(km: SandboxKernelManager) -> str:
@@ -149,16 +158,22 @@ async def _execute(notebook: nbformat.NotebookNode, sandbox: Sandbox, ipc_dir: P
     client = GradingClient(notebook, km=km, allow_errors=True, interrupt_on_timeout=False, record_timing=False,
                            startup_timeout=sandbox.limits.wall_seconds, skip_cells_with_tag="",
                            on_cell_executed=ensure_error_output, raise_on_iopub_timeout=False)
+    started = False
     try:
         async with client.async_setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+            started = True  # from here on, student code runs: what goes wrong is the notebook's doing
             await _run_cells(client, execution, deadline)
-    except CellTimeoutError:
-        execution.failure, execution.failure_kind = f"ran past its time limit of {sandbox.limits.wall_seconds} s", "limit"
-    except DeadKernelError:
-        execution.failure, execution.failure_kind = f"crashed: its kernel died{_exit_status(km)}", "crash"
-    except RuntimeError as error:  # the kernel did not start or answer (nbclient's and jupyter_client's errors)
-        execution.failure, execution.failure_kind = f"stopped: its kernel did not answer ({error})", "crash"
+    except (CellTimeoutError, DeadKernelError, RuntimeError) as error:
+        if not started:  # no student code has run yet: the sandbox itself failed, the instructor's problem
+            raise SandboxError(f"the sandboxed kernel did not start{_exit_status(km)}: {error}") from error
+        if isinstance(error, CellTimeoutError):
+            execution.failure, execution.failure_kind = f"ran past its time limit of {sandbox.limits.wall_seconds} s", "limit"
+        elif isinstance(error, DeadKernelError):
+            execution.failure, execution.failure_kind = f"crashed: its kernel died{_exit_status(km)}", "crash"
+        else:  # nbclient's and jupyter_client's errors for a kernel that stopped answering
+            execution.failure, execution.failure_kind = f"stopped: its kernel did not answer ({error})", "crash"
     finally:
+        atexit.unregister(client._cleanup_kernel)  # nbclient's exit hook: this kernel is ended here and now
         if km.has_kernel:
             await km.shutdown_kernel(now=True)
         if client.kc is not None:
@@ -166,6 +181,29 @@ async def _execute(notebook: nbformat.NotebookNode, sandbox: Sandbox, ipc_dir: P
     execution.seconds = time.monotonic() - start
     execution.output_dropped = client.output_dropped
     return execution
+
+
+def run_coroutine(coroutine):
+    """``asyncio.run(coroutine)``, also from a thread whose event loop is already running (Jupyter, a
+    Playwright session, a Dask worker's event loop): there the coroutine runs in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    outcome = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name="sandbox-execution")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def execute_in_sandbox(notebook: nbformat.NotebookNode, sandbox: Sandbox) -> Execution:
@@ -184,7 +222,7 @@ def execute_in_sandbox(notebook: nbformat.NotebookNode, sandbox: Sandbox) -> Exe
             ipc_dir = Path(folder)
             ipc_dir.chmod(0o700)
             sandbox.write_accounts(ipc_dir)
-            execution = asyncio.run(_execute(notebook, sandbox, ipc_dir, job_cgroup))
+            execution = run_coroutine(_execute(notebook, sandbox, ipc_dir, job_cgroup))
         if job_cgroup is not None:
             execution.peak_memory_mb, execution.peak_tasks = job_cgroup.peak_memory_mb(), job_cgroup.peak_tasks()
             if job_cgroup.oom_kills() and execution.failure:

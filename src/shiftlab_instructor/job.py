@@ -3,7 +3,9 @@
 ``run_job(GradingJob) -> JobResult`` needs only this package, the course's Python environment and a
 sandbox (bubblewrap, root): no course folder, no gradebook. Both dataclasses are plain data (the
 submission as bytes, the reference cells as strings, the result notebook as a dict), so jobs can run in
-a pool or on other machines while one trusted writer (``record``) puts their results in the gradebook.
+a pool (``autograde --workers``) or on other machines while one trusted writer (``record``) puts their
+results in the gradebook. The release's other files travel as bytes too (``GradingJob.files``, put in
+a scratch folder where the job runs), and ``JobResult.submission_sha256`` names what was graded.
 
 The result's notebook is graded as nbgrader grades: a test cell with an error output scores 0. The job
 adds that error where a score must not count:
@@ -16,7 +18,9 @@ adds that error where a score must not count:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import nbformat
 
@@ -32,13 +36,15 @@ from .scan import scan
 class GradingJob:
     """One notebook of one student's submission. ``submission``: the notebook's bytes, None when the
     student submitted no such notebook (or nothing); ``ignored_files``: other files in the submission
-    folder, which never reach the kernel and are only reported."""
+    folder, which never reach the kernel and are only reported; ``files``: the release's other files
+    (path in ``$HOME`` -> content), which the kernel may read."""
 
     student: str
     reference: NotebookReference
     submission: bytes | None
     sandbox: Sandbox
     ignored_files: tuple[str, ...] = ()
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,9 +84,23 @@ def _score_outputs(execution: Execution, touched: dict[str, list[str]]) -> None:
                                                              f"tampered with grading ({'; '.join(reasons)})"))
 
 
+def run_jobs(jobs: list[GradingJob]) -> list[JobResult]:
+    """Every notebook of one student's submission, one after the other: the task a worker runs."""
+    return [run_job(job) for job in jobs]
+
+
 def run_job(job: GradingJob) -> JobResult:
     """Prepare, scan and execute the submission in a fresh sandbox; return the graded notebook and flags.
     Raises only for the instructor's problems (no sandbox), never for what the submission does."""
+    if job.files:
+        with tempfile.TemporaryDirectory(prefix="shiftlab-release-") as folder:
+            paths = {}
+            for relative, content in job.files.items():
+                paths[relative] = Path(folder) / relative
+                paths[relative].parent.mkdir(parents=True, exist_ok=True)
+                paths[relative].write_bytes(content)
+                paths[relative].chmod(0o644)  # bound into the sandbox as is: readable by the kernel's uid
+            return run_job(replace(job, files={}, sandbox=replace(job.sandbox, files=paths)))
     reference = job.reference
     result = JobResult(job.student, reference.assignment, reference.name, None,
                        submission_sha256=hashlib.sha256(job.submission).hexdigest() if job.submission is not None else None)

@@ -5,13 +5,12 @@ execution: ``IgnorePattern``, ``LimitOutput``, ``SaveAutoGrades``, ``AssignLateP
 ``CheckCellMetadata``), configured by the course's ``nbgrader_config.py``. Flags make the submitted
 notebook *flagged* in the gradebook (formgrader shows and filters it), become a comment on its first
 answer cell, and a banner cell at the top of the autograded notebook, which formgrader and the
-feedback show.
+feedback show. Files are replaced whole (``state.atomic_write``) and the gradebook changes in SQLite
+transactions, so a run killed meanwhile leaves each file and row old or new, never torn.
 """
 
 from __future__ import annotations
 
-import datetime
-import shutil
 import warnings
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ from traitlets.config import Config
 from .course import Course, read_submitted
 from .findings import Flag
 from .job import JobResult
+from .state import atomic_write
 
 SCORING = (IgnorePattern, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata)
 BANNER_TITLE = "**Flagged for review by the autograder.**"
@@ -38,15 +38,18 @@ class Recorded:
     max_points: float
 
 
-def read_timestamp(course: Course, student: str, assignment: str) -> tuple[datetime.datetime | None, Flag | None]:
-    """The submission time nbgrader's ``collect`` wrote (``timestamp.txt``), None if there is none."""
+def read_timestamp(course: Course, student: str, assignment: str) -> tuple[str | None, Flag | None]:
+    """The submission time nbgrader's ``collect`` wrote (``timestamp.txt``), checked to be a time; None
+    if there is none."""
     raw, refused = read_submitted(course.submission_dir(student, assignment) / "timestamp.txt", limit=100)
     if raw is None:
         return None, Flag("metadata", f"{refused}: graded as on time") if refused else None
+    text = raw.decode("ascii", errors="replace").strip()
     try:
-        return parse_utc(raw.decode("ascii").strip()), None
-    except (ValueError, OverflowError, UnicodeDecodeError):
+        parse_utc(text)
+    except (ValueError, OverflowError):
         return None, Flag("metadata", "timestamp.txt is not a time: graded as on time")
+    return text, None
 
 
 def banner(flags: list[Flag]) -> nbformat.NotebookNode:
@@ -87,7 +90,7 @@ def record(course: Course, result: JobResult, config: Config) -> Recorded:
         warnings.filterwarnings("ignore", message=".*not in session", category=SAWarning)
         gradebook.find_student(result.student)  # raises MissingEntry: no auto-created students
         gradebook.update_or_create_submission(result.assignment, result.student,
-                                              **({"timestamp": timestamp} if timestamp else {}))
+                                              **({"timestamp": parse_utc(timestamp)} if timestamp else {}))
     if result.notebook is None:
         target.unlink(missing_ok=True)  # an older graded version must not stand for this one
         with Gradebook(course.gradebook_url, course.course_id) as gradebook:
@@ -100,11 +103,9 @@ def record(course: Course, result: JobResult, config: Config) -> Recorded:
             notebook, resources = preprocessor(config=config)(notebook, resources)
         if flags:
             notebook.cells.insert(0, banner(flags))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, target)
-        stamp = course.submission_dir(result.student, result.assignment) / "timestamp.txt"
-        if timestamp is not None:
-            shutil.copyfile(stamp, target.parent / "timestamp.txt")
+        atomic_write(target, nbformat.writes(notebook))  # whole or not at all, should the run be killed
+        if timestamp is not None:  # as nbgrader's autograde does, beside the graded notebook
+            atomic_write(target.parent / "timestamp.txt", timestamp)
     with Gradebook(course.gradebook_url, course.course_id) as gradebook:
         _comment_flags(gradebook, result, flags)
         submitted = gradebook.find_submission_notebook(result.notebook_name, result.assignment, result.student)

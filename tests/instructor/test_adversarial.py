@@ -35,18 +35,19 @@ from shiftlab_instructor.record import BANNER_TITLE
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "01_flip_and_kernels"
-FULL_MARKS = 22
 LIMITS = ["--wall-seconds", "60", "--memory-mb", "2048", "--processes", "96", "--workers", "2"]
 HONEST = ("alice", "zoe")  # graded first and last
 WRONG = "return None  # wrong"
+FIRST, OTHERS = "@first", "@others"  # answers keys: the first code exercise's cell, every other one
 
 
 @dataclass(frozen=True)
 class Attack:
-    """A crafted submission: its answer cells (grade id -> source; others return None), extra files, or raw
-    bytes instead of a notebook; and what grading must give: points, a flag kind and words of its reason."""
+    """A crafted submission: its answer cells (grade id, FIRST or OTHERS -> source; the rest return None),
+    extra files, or raw bytes instead of a notebook; and what grading must give: points (None: what the
+    first exercise's tests are worth), a flag kind and words of its reason."""
 
-    points: float
+    points: float | None
     kind: str
     reason: str
     answers: dict[str, str] = field(default_factory=dict)
@@ -110,26 +111,23 @@ PACKAGE_ANSWERS = {
 }
 
 ATTACKS = {
-    "ast_transformer": Attack(0, "tamper", "AST transformer added: Forgive", {"correlate1d": AST_TRANSFORMER}),
-    "patched_allclose": Attack(0, "tamper", "torch.allclose replaced (integrity probe)", {"correlate1d": PATCHED_ALLCLOSE}),
-    "reads_source": Attack(0, "sandbox", "names files outside its folder ('../../../source", {
-        "correlate1d": READS_SOURCE, "flip_network": "pass", "flip_error": "pass", "flip_aligned": "pass"}),
-    "vandal": Attack(0, "sandbox", "opens a database (sqlite3)", {"correlate1d": VANDAL}),
-    "extra_module": Attack(0, "sandbox", "not given to the kernel: shiftlab.py",
-                           {"correlate1d": "import os\nprint(sorted(os.listdir('.')))"},
+    "ast_transformer": Attack(0, "tamper", "AST transformer added: Forgive", {FIRST: AST_TRANSFORMER}),
+    "patched_allclose": Attack(0, "tamper", "torch.allclose replaced (integrity probe)", {FIRST: PATCHED_ALLCLOSE}),
+    "reads_source": Attack(0, "sandbox", "names files outside its folder ('../../../source",
+                           {FIRST: READS_SOURCE, OTHERS: "pass"}),
+    "vandal": Attack(0, "sandbox", "opens a database (sqlite3)", {FIRST: VANDAL}),
+    "extra_module": Attack(0, "sandbox", "not given to the kernel: shiftlab.py", {FIRST: "import os\nprint(sorted(os.listdir('.')))"},
                            files={"shiftlab.py": "correlate1d = flip_network = flip_error = flip_aligned = None\n"}),
-    "network": Attack(0, "sandbox", "uses the network (socket)", {"correlate1d": NETWORK}),
-    "infinite_loop": Attack(0, "limit", "ran past its time limit of 60 s",
-                            {"correlate1d": "def correlate1d(signal, kernel):\n    while True:\n        pass"}),
+    "network": Attack(0, "sandbox", "uses the network (socket)", {FIRST: NETWORK}),
+    "infinite_loop": Attack(0, "limit", "ran past its time limit of 60 s", {FIRST: "while True:\n    pass"}),
     "sigint_loop": Attack(0, "limit", "ran past its time limit of 60 s", {
-        "correlate1d": "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)"}),
-    "os_exit": Attack(0, "crash", "crashed: its kernel died (exit code 1)", {"correlate1d": "import os\nos._exit(1)"}),
+        FIRST: "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)"}),
+    "os_exit": Attack(0, "crash", "crashed: its kernel died (exit code 1)", {FIRST: "import os\nos._exit(1)"}),
     "malformed": Attack(0, "missing", "01_flip_and_kernels.ipynb is not a valid notebook", raw=b'{"cells": [ not json'),
     "no_notebook": Attack(0, "missing", "no notebook 01_flip_and_kernels.ipynb", raw=b"", files={"answers.txt": "see attached"}),
-    "metadata_edits": Attack(6, "metadata", "test cell test_flip_network_copy was deleted or lost its metadata",
-                             edit="edit_metadata"),
+    "metadata_edits": Attack(None, "metadata", "was deleted or lost its metadata: restored from the release", edit="edit_metadata"),
     "memory_bomb": Attack(0, "limit", "ran out of memory (limit 2048 MB)",
-                          {"correlate1d": "blocks = []\nwhile True:\n    blocks.append(bytearray(2**27))"}),
+                          {FIRST: "blocks = []\nwhile True:\n    blocks.append(bytearray(2**27))"}),
 }
 
 
@@ -137,16 +135,35 @@ def nbgrader_id(cell) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
-def edit_metadata(notebook: nbformat.NotebookNode, source: nbformat.NotebookNode) -> None:
-    """Correct correlate1d (6 points deserved), then every metadata trick: test cells deleted, test cells'
-    metadata stripped, tests tagged skip-execution and worth 100, an edited setup cell, a forged bonus cell."""
-    model = fill_in(notebook, source, how_many=1)
-    notebook.cells = [c for c in model.cells if not (nbgrader_id(c) or "").startswith("test_flip_network")]
+def exercises(notebook: nbformat.NotebookNode) -> list[tuple[str, list[str]]]:
+    """(code answer cell's id, ids of the test cells after it) for every code exercise, in order."""
+    groups: list[tuple[str, list[str]]] = []
     for cell in notebook.cells:
-        grade_id = nbgrader_id(cell) or ""
-        if grade_id.startswith("test_flip_error"):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution"):
+            groups.append((meta["grade_id"], []))
+        elif cell.cell_type == "code" and meta.get("grade") and groups:
+            groups[-1][1].append(meta["grade_id"])
+    return groups
+
+
+def first_exercise_points(notebook: nbformat.NotebookNode) -> float:
+    tests = set(exercises(notebook)[0][1])
+    return sum(c.metadata["nbgrader"]["points"] for c in notebook.cells if nbgrader_id(c) in tests)
+
+
+def edit_metadata(notebook: nbformat.NotebookNode, source: nbformat.NotebookNode) -> None:
+    """The first exercise answered right (its tests' points deserved), then every metadata trick: the second
+    exercise's test cells deleted, the third's stripped of their metadata, the first's and the last's
+    tagged skip-execution and made worth 100, the setup cell edited, a forged bonus cell."""
+    groups = exercises(notebook)
+    deleted, stripped, retagged = set(groups[1][1]), set(groups[2][1]), {*groups[0][1], *groups[-1][1]}
+    notebook.cells = [c for c in fill_in(notebook, source, how_many=1).cells if nbgrader_id(c) not in deleted]
+    for cell in notebook.cells:
+        grade_id = nbgrader_id(cell)
+        if grade_id in stripped:
             cell.metadata = {}
-        elif grade_id.startswith(("test_flip_aligned", "test_correlate1d_toy")):
+        elif grade_id in retagged:
             cell.metadata["tags"] = ["skip-execution"]
             cell.metadata["nbgrader"]["points"] = 100.0
         elif grade_id == "setup":
@@ -156,12 +173,17 @@ def edit_metadata(notebook: nbformat.NotebookNode, source: nbformat.NotebookNode
 
 
 def lean(release: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
-    """The release without lesson cells; answer cells from ``answers``, else stubs that return None."""
+    """The release without lesson cells; answer cells from ``answers`` (by id, FIRST, OTHERS), else stubs
+    that return None."""
     notebook = nbformat.from_dict(release)
     notebook.cells = [cell for cell in notebook.cells if nbgrader_id(cell)]
+    first = exercises(notebook)[0][0]
     for cell in notebook.cells:
         if cell.cell_type == "code" and cell.metadata["nbgrader"].get("solution"):
-            cell.source = answers.get(nbgrader_id(cell), cell.source.replace("raise NotImplementedError()", WRONG))
+            grade_id = nbgrader_id(cell)
+            by_place = answers.get(FIRST) if grade_id == first else answers.get(OTHERS)
+            stub = cell.source.replace("raise NotImplementedError()", WRONG)
+            cell.source = answers.get(grade_id, by_place if by_place is not None else stub)
     return notebook
 
 
@@ -178,6 +200,8 @@ class GradedClass:
     marker: str
     honest_digests: dict[str, str]
     launchers_before: set[int]
+    first_answer: str
+    first_exercise_points: float
     points: dict[str, float] = field(default_factory=dict)
     max_points: dict[str, float] = field(default_factory=dict)
     flagged: dict[str, bool] = field(default_factory=dict)
@@ -240,7 +264,8 @@ def graded(tmp_path_factory, listener) -> GradedClass:
         return folder / f"{ASSIGNMENT}.ipynb"
 
     honest = lean(fill_in(release, source), {})
-    digests = {student: digest(write(student, nbformat.writes(honest).encode(), {})) for student in HONEST}
+    stamp = {"timestamp.txt": "2025-01-15 10:00:00.000000 UTC"}  # as nbgrader collect writes it: no flag
+    digests = {student: digest(write(student, nbformat.writes(honest).encode(), stamp)) for student in HONEST}
     for student, attack in {**ATTACKS, "package_answers": Attack(0, "", "", PACKAGE_ANSWERS)}.items():
         if attack.raw is not None:
             write(student, attack.raw, attack.files)
@@ -257,7 +282,7 @@ def graded(tmp_path_factory, listener) -> GradedClass:
                            "--quick", *LIMITS], cwd=REPO_ROOT, env={**os.environ, "HOME": str(fake_home)},
                           capture_output=True, text=True, timeout=1200)
     result = GradedClass(course, done.returncode, done.stdout + done.stderr, time.monotonic() - start, canary, fake_home,
-                         marker, digests, launchers)
+                         marker, digests, launchers, exercises(release)[0][0], first_exercise_points(release))
     print(f"\nadversarial class: {len(students)} students graded in {result.seconds:.0f} s\n{result.output}")
     with Gradebook(course.gradebook_url, course.course_id) as gradebook:
         result.roster = sorted(s.id for s in gradebook.students)
@@ -285,7 +310,7 @@ def test_the_run_exits_0_and_reports_every_student(graded):
 
 @pytest.mark.parametrize("student", HONEST)
 def test_honest_students_get_full_marks_and_no_flag(graded, student):
-    assert graded.points[student] == graded.max_points[student] == FULL_MARKS
+    assert graded.points[student] == graded.max_points[student] > 0
     assert not graded.flagged[student] and BANNER_TITLE not in graded.autograded(student)
     assert graded.report(student)["flags"] == graded.report(student)["reasons"] == ""
 
@@ -293,7 +318,8 @@ def test_honest_students_get_full_marks_and_no_flag(graded, student):
 @pytest.mark.parametrize("student", ATTACKS)
 def test_an_attack_earns_nothing_undeserved_and_is_flagged_with_its_reason(graded, student):
     attack, row = ATTACKS[student], graded.report(student)
-    assert graded.points[student] == attack.points, row
+    deserved = graded.first_exercise_points if attack.points is None else attack.points
+    assert graded.points[student] == deserved, row
     assert attack.kind in row["flags"].split(", ") and attack.reason in row["reasons"], row
     assert graded.flagged[student], "flagged in the gradebook (formgrader shows and filters it)"
     assert attack.reason.split(" (")[0] in graded.comments[student], "the reason is a comment on the first answer cell"
@@ -303,12 +329,11 @@ def test_a_missing_submission_scores_zero(graded):
     assert graded.points["absent"] == 0 and graded.report("absent")["reasons"] == "no submission"
 
 
-@pytest.mark.xfail(strict=True, reason="notebook 01's hidden tests do not yet run answers under "
-                   "shiftlab_instructor.runtime.guard.disabled(sl.correlate1d / sl.flip_kernels / "
-                   "sl.flip_equivariance_error) (issue 14 item 3, see /work/notes/requests.md)")
 def test_answers_calling_the_package_earn_nothing(graded):
+    """Issue 14 item 3: the package ships no graded answer, or hidden tests switch its copy off."""
     assert graded.points["package_answers"] == 0, f"{graded.points['package_answers']} points for calling sl.*"
-    assert "DisabledDuringGrading" in graded.autograded("package_answers")
+    notebook = graded.autograded("package_answers")  # the package no longer has them, or they are switched off
+    assert "DisabledDuringGrading" in notebook or "module 'shiftlab' has no attribute" in notebook
 
 
 def test_tampered_tests_say_why_they_scored_nothing(graded):
@@ -328,7 +353,7 @@ def test_nothing_outside_the_sandbox_changed(graded):
 
 
 def test_the_extra_file_never_reached_the_kernel(graded):
-    listing = graded.printed("extra_module", "correlate1d")  # the kernel's own folder: dot folders of IPython at most
+    listing = graded.printed("extra_module", graded.first_answer)  # the kernel's own folder: dot folders of IPython at most
     assert listing.startswith("[") and "shiftlab.py" not in listing, listing
 
 
@@ -339,3 +364,11 @@ def test_no_process_is_left_behind(graded):
 
 def test_the_listener_on_localhost_received_nothing(listener, graded):
     assert listener.received == []
+
+
+def test_feedback_shows_failures_but_not_the_hidden_tests(graded):
+    honest = (graded.course.feedback_dir(HONEST[0], ASSIGNMENT) / f"{ASSIGNMENT}.html").read_text()
+    failed = (graded.course.feedback_dir("package_answers", ASSIGNMENT) / f"{ASSIGNMENT}.html").read_text()
+    for feedback in (honest, failed):
+        assert "windows_symmetric" not in feedback and "HIDDEN TESTS" not in feedback  # a helper of 01's hidden tests
+    assert "a hidden test failed here" in failed and "TamperingDetected" not in honest

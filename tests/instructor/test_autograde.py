@@ -14,6 +14,7 @@ from shiftlab_instructor.autograde import InstructorError, Options, Report, Row,
 from shiftlab_instructor.course import Course, read_submitted
 from shiftlab_instructor.demo import scratch_course
 from shiftlab_instructor.findings import Flag
+from shiftlab_instructor.record import read_timestamp
 from shiftlab_instructor.sandbox import Limits
 
 ASSIGNMENT = "01_flip_and_kernels"
@@ -28,6 +29,19 @@ def test_submitted_files_are_read_only_when_they_are_regular_files(tmp_path):
     assert read_submitted(tmp_path / "absent.ipynb") == (None, None)
     assert read_submitted(tmp_path / "link.ipynb")[1].startswith("link.ipynb could not be opened")
     assert read_submitted(tmp_path / "pipe.ipynb") == (None, "pipe.ipynb is not a regular file")
+
+
+def test_a_submission_time_must_be_a_time_in_a_regular_file(tmp_path):
+    course = Course(tmp_path)
+    for student, content in (("on_time", "2025-01-15 10:00:00.000000 UTC"), ("garbled", "tomorrow, promise")):
+        course.submission_dir(student, "a1").mkdir(parents=True)
+        (course.submission_dir(student, "a1") / "timestamp.txt").write_text(content)
+    course.submission_dir("linked", "a1").mkdir(parents=True)
+    (course.submission_dir("linked", "a1") / "timestamp.txt").symlink_to("/etc/shadow")
+    assert read_timestamp(course, "on_time", "a1") == ("2025-01-15 10:00:00.000000 UTC", None)
+    assert read_timestamp(course, "garbled", "a1")[1].reason == "timestamp.txt is not a time: graded as on time"
+    assert read_timestamp(course, "linked", "a1")[1].reason.startswith("timestamp.txt could not be opened")
+    assert read_timestamp(course, "absent", "a1") == (None, None)
 
 
 def test_only_unexpected_files_of_a_submission_are_reported(tmp_path):

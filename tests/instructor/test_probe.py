@@ -24,8 +24,8 @@ TAMPERING = {
              "shell.events.unregister('pre_run_cell', hook)", "cell hook registered on pre_run_cell"),
     "builtins": ("saved = builtins.abs\nbuiltins.abs = lambda x: 0", "builtins.abs = saved", "builtins.abs replaced"),
     "numpy": ("saved = np.allclose\nnp.allclose = lambda *a, **k: True", "np.allclose = saved", "numpy.allclose replaced"),
-    "package_code": ("saved = sl.correlate1d.__code__\nsl.correlate1d.__code__ = (lambda signal, kernel: signal).__code__",
-                     "sl.correlate1d.__code__ = saved", "shiftlab.flip.correlate1d replaced"),
+    "package_code": ("saved = sl.to_float.__code__\nsl.to_float.__code__ = (lambda images: images).__code__",
+                     "sl.to_float.__code__ = saved", "shiftlab.data.to_float replaced"),
     "tensor_method": ("torch.Tensor.equal = lambda self, other: True", "del torch.Tensor.equal", "torch._tensor.Tensor.equal added"),
 }
 

@@ -6,6 +6,7 @@ These run real sandboxes (bubblewrap as root, as in CI): where the machine lacks
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from helpers import REPO_ROOT
 
 from shiftlab_instructor import sandbox
-from shiftlab_instructor.execution import execute_in_sandbox
+from shiftlab_instructor.execution import SandboxError, execute_in_sandbox
 from shiftlab_instructor.sandbox import DEFAULT_UID, HOME, Limits, Sandbox
 
 LIMITS = Limits(wall_seconds=120, memory_mb=2048, processes=64)
@@ -36,6 +37,24 @@ def test_the_sandbox_shows_code_not_the_course(tmp_path):
     assert not [path for path in bound if Path(path) in (REPO_ROOT, REPO_ROOT / "course", REPO_ROOT / "src")]
     assert sandbox.exposed_folder_containing(REPO_ROOT / "course") is None
     assert sandbox.exposed_folder_containing(Path(sys.prefix) / "lib") == Path(sys.prefix).resolve()
+
+
+def test_a_kernel_that_cannot_start_is_the_instructors_problem_not_a_zero(make_notebook):
+    broken = Sandbox(LIMITS, env={"PYTHONHOME": "/nonexistent"})  # the sandbox's Python cannot start
+    with pytest.raises(SandboxError, match="the sandboxed kernel did not start"):
+        execute_in_sandbox(make_notebook("print(1)"), broken)
+
+
+def test_grading_works_where_an_event_loop_is_already_running(make_notebook):
+    """A Playwright session (tests/browser), Jupyter or a Dask worker keep a loop running in the caller's
+    thread, where ``asyncio.run`` refuses to start: the sandbox must still run (here: fail to start)."""
+    broken = Sandbox(LIMITS, env={"PYTHONHOME": "/nonexistent"})
+
+    async def from_a_running_loop():
+        execute_in_sandbox(make_notebook("print(1)"), broken)
+
+    with pytest.raises(SandboxError, match="the sandboxed kernel did not start"):
+        asyncio.run(from_a_running_loop())
 
 
 @pytest.mark.slow

@@ -3,13 +3,14 @@
 When a later notebook needs a function that an earlier exercise asks students to write, the package
 ships it, and an answer could simply call it. A hidden test runs the student's function inside
 ``disabled(...)``; every call to a disabled function then raises ``DisabledDuringGrading``, through any
-reference to it (``sl.correlate1d``, ``from shiftlab.flip import correlate1d``, a reference captured in
-a default argument, ``functools.partial``), because the function's code object itself is swapped::
+reference to it (``sl.shift_images``, ``from shiftlab.shifts import ...``, a reference captured in a
+default argument, ``functools.partial``), because the function's code object itself is swapped. E.g. for
+an exercise ``shift_images`` that the package also ships as ``sl.translate_affine``::
 
     from shiftlab_instructor.runtime.guard import disabled
 
-    with disabled(sl.correlate1d):
-        out = correlate1d(signal, kernel)  # the student's function; sl.correlate1d raises in here
+    with disabled(sl.translate_affine):
+        out = shift_images(images, 3, -2)  # the student's function; sl.translate_affine raises in here
     assert torch.allclose(out, expected)
 
 The comparison with a reference belongs outside the block, where the package works again.
@@ -63,7 +64,7 @@ def disabled(*functions: Callable) -> Iterator[None]:
 
     Args:
         functions: Python functions, possibly decorated with ``functools.wraps`` (not builtins, and not
-            closures once unwrapped), e.g. ``sl.correlate1d``.
+            closures once unwrapped), e.g. ``sl.translate_affine``.
 
     >>> def double(x):
     ...     return 2 * x

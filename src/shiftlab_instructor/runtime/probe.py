@@ -79,6 +79,7 @@ class Probe:
         self.roots = tuple(str(Path(root).resolve()) for root in trusted_roots)
         self.modules: dict[str, tuple[int, dict[str, tuple[int, int]]]] = {}
         self.classes: dict[str, tuple[int, dict[str, int]]] = {}
+        self._class_ids: set[int] = set()
         self._snapshot_new_modules()
         self.shell_methods = {name: self._method_identity(name) for name in SHELL_METHODS}
         self.sys_hooks = {name: self._sys_hook_identity(name) for name in SYS_HOOKS}
@@ -92,8 +93,9 @@ class Probe:
             if name in self.modules or not _watched(name) or not isinstance(module, types.ModuleType):
                 continue
             self.modules[name] = (id(module), self._module_callables(module))
-            for attribute, cls in self.modules_classes(module):
-                if all(identity != id(cls) for identity, _ in self.classes.values()):
+            for attribute, cls in self._module_classes(module):
+                if id(cls) not in self._class_ids:  # a class re-exported elsewhere is watched once
+                    self._class_ids.add(id(cls))
                     self.classes[f"{name}.{attribute}"] = (id(cls), self._class_methods(cls))
 
     @staticmethod
@@ -101,7 +103,7 @@ class Probe:
         return {name: _fingerprint(value) for name, value in list(vars(module).items()) if callable(value)}
 
     @staticmethod
-    def modules_classes(module: types.ModuleType) -> list[tuple[str, type]]:
+    def _module_classes(module: types.ModuleType) -> list[tuple[str, type]]:
         """(name, class) for the watched classes in a module whose classes tests rely on (``torch.Tensor``
         lives in ``torch._tensor`` but says its module is ``torch``, so the test is the class's package)."""
         if not module.__name__.startswith(WATCHED_CLASS_MODULES):

@@ -1,0 +1,61 @@
+"""Where grading jobs run: a Dask distributed cluster, local by default.
+
+``make autograde`` submits one task per student (``job.run_jobs``: each notebook in a fresh sandbox)
+and collects the results in the one trusted process that writes the gradebook; the workers never see
+the course folder. Without ``SCHEDULER`` the cluster is a ``LocalCluster`` inside the grading process:
+one worker per core (``--workers``), one task at a time each. With ``SCHEDULER=tcp://host:port`` the
+tasks go to that scheduler's workers, on any machine that has this package, its Python environment,
+bubblewrap and root (see the README's "Grading at scale").
+
+Each kernel gets as many threads as its share of the cores (``kernel_threads``): one per worker when
+workers fill the cores, so concurrent kernels do not fight over them (torch would otherwise start one
+thread per core in every kernel).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+SCHEDULER_ENV = "SCHEDULER"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def cores() -> int:
+    """The cores this process may use (its CPU affinity), at least 1."""
+    return len(os.sched_getaffinity(0)) or 1
+
+
+def kernel_threads(workers: int, scheduler: str | None) -> int:
+    """Threads per kernel: the local cores shared among the workers; 1 on a cluster, whose workers run
+    one task per core (``dask worker --nthreads`` defaults to the cores).
+
+    >>> kernel_threads(2, None) <= max(1, cores() // 2), kernel_threads(4, "tcp://10.0.0.1:8786")
+    (True, 1)
+    """
+    return 1 if scheduler else max(1, cores() // workers)
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """Variables that cap the math libraries' threads in a kernel (torch reads ``OMP_NUM_THREADS``).
+
+    >>> thread_environment(1)["OMP_NUM_THREADS"]
+    '1'
+    """
+    return {name: str(threads) for name in THREAD_VARIABLES}
+
+
+@contextmanager
+def dask_client(scheduler: str | None, workers: int) -> Iterator:
+    """A ``distributed.Client`` on ``scheduler`` (an address such as ``tcp://host:8786``), else on a
+    local cluster of ``workers`` single-threaded workers in this process, closed afterwards."""
+    from distributed import Client, LocalCluster  # imported here: only grading needs Dask
+
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None,
+                      memory_limit=0) as local, Client(local) as client:
+        yield client
