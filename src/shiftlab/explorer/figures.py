@@ -73,7 +73,7 @@ def compare_heatmaps(cache: FeatureCache, model_names, image_index: int, kinds, 
     kinds = _check_columns(kinds, layers)
     if vmin is None:
         vmin = min(DEFAULT_VMIN[scale_kind(layer)] for layer in layers)
-    fig, axes = plt.subplots(len(model_names), len(layers), figsize=(2.7 * len(layers) + 1.2, 2.9 * len(model_names) + 0.5),
+    fig, axes = plt.subplots(len(model_names), len(layers), figsize=(min(2.7 * len(layers) + 1.2, 9.6), 2.9 * len(model_names) + 0.5),
                              squeeze=False, layout="constrained")
     for col, (kind, layer) in enumerate(zip(kinds, layers)):
         shifted = cache.dataset(image_index, kind)

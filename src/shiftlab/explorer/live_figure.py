@@ -28,8 +28,8 @@ from matplotlib.figure import Figure
 
 from .figures import axis_labels, figure_png
 
-FIGSIZE = (10, 4.3)  # inches; at DPI that is 800 x 344 px, room for two maps, a colour bar and titles
-DPI = 80
+FIGSIZE = (8, 3.44)  # inches; at DPI that is 800 x 344 px, room for two maps, a colour bar and titles
+DPI = 100  # the course's figure scale: 9 pt text reads as 9 pt at 100% zoom
 
 
 def ipympl_usable() -> bool:

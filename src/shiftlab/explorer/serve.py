@@ -23,7 +23,7 @@ APP_NOTEBOOK = Path(__file__).with_name("app.ipynb")
 TEMPLATES_ROOT = Path(__file__).with_name("jupyter")  # holds voila/templates/shiftlab/
 TEMPLATE = "shiftlab"
 DEFAULT_PORT = 8866
-APP_FIGSIZE = (13, 5.6)  # inches at 80 px each: 1040 x 448 px, for a projector or a shared screen
+APP_FIGSIZE = (10.4, 4.48)  # inches at 100 px each: 1040 x 448 px, for a projector or a shared screen
 
 
 def app(cache: FeatureCache | None = None) -> ShiftExplorer:
