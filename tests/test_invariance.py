@@ -166,11 +166,15 @@ def test_logit_change_counts_largest_mean_and_changed_classes():
     after = torch.tensor([[2.0, 1.5], [1.5, 1.0]])
     change = inv.logit_change(before, after)
     assert (change.max_abs, change.mean_abs, change.changed_percent) == (1.5, 0.5, 50.0)
+    per_image = torch.tensor([0.25, 0.75])  # each image's mean |change|: the images are the units of the error
+    assert change.mean_abs_se == pytest.approx(per_image.std().item() / 2**0.5)
 
 
 def test_logit_change_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\) and \(2, 4\)"):
         inv.logit_change(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match=r"N >= 2, got \(1, 3\)"):
+        inv.logit_change(torch.zeros(1, 3), torch.zeros(1, 3))
 
 
 def test_shift_report_times_scores_and_compares_each_transformation(circular, subset):

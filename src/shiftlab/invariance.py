@@ -174,21 +174,26 @@ def aps_phase_choices(model: nn.Module, images: torch.Tensor, batch_size: int = 
 @dataclass(frozen=True)
 class LogitChange:
     """How much a transformation of the input changed a model's logits: the largest and mean absolute
-    change over all images and classes, and the share (%) of images whose top-1 class changed."""
+    change over all images and classes, the standard error of that mean (the images are the independent
+    units: std over images of each image's mean change / sqrt(N)), and the share (%) of images whose top-1
+    class changed."""
 
     max_abs: float
     mean_abs: float
+    mean_abs_se: float
     changed_percent: float
 
 
 def logit_change(before: torch.Tensor, after: torch.Tensor) -> LogitChange:
-    """Compare logits (N, classes) of the same images before and after a transformation."""
-    if before.shape != after.shape or before.ndim != 2:
-        raise ValueError(f"need two logit tensors of the same shape (N, classes), got {tuple(before.shape)} and "
+    """Compare logits (N, classes) of the same images (N >= 2) before and after a transformation."""
+    if before.shape != after.shape or before.ndim != 2 or len(before) < 2:
+        raise ValueError(f"need two logit tensors of the same shape (N, classes), N >= 2, got {tuple(before.shape)} and "
                          f"{tuple(after.shape)}")
-    difference = (after - before).abs()
+    difference = (after - before).abs().double()
+    per_image = difference.mean(dim=1)  # (N,)
     changed = (after.argmax(1) != before.argmax(1)).double().mean().item() * 100
-    return LogitChange(difference.max().item(), difference.mean().item(), changed)
+    return LogitChange(difference.max().item(), per_image.mean().item(), (per_image.std() / len(per_image) ** 0.5).item(),
+                       changed)
 
 
 @dataclass(frozen=True)
@@ -225,15 +230,17 @@ def shift_report(logits_of: Callable[[torch.Tensor], torch.Tensor], images: torc
 
 def format_shift_reports(reports: dict[str, ShiftReport]) -> str:
     """A text table of ``ShiftReport``s, one column each: time and accuracy, then for every transformation the
-    share of images whose class changed and the mean absolute change of a logit ("exactly 0": no change at all)."""
-    width = max(20, *(len(name) + 2 for name in reports))
+    share of images whose class changed and the mean absolute change of a logit with its standard error
+    ("exactly 0": no change at all)."""
+    width = max(24, *(len(name) + 2 for name in reports))
     labels = list(next(iter(reports.values())).changes)
     rows = ["".ljust(26) + "".join(name.rjust(width) for name in reports),
             "ms per image".ljust(26) + "".join(f"{r.seconds_per_image * 1000:.1f}".rjust(width) for r in reports.values()),
             "accuracy (%)".ljust(26) + "".join(f"{r.accuracy:.1f}".rjust(width) for r in reports.values()),
-            "class changed (%) / mean |logit change|, under"]
+            "class changed (%) / mean |logit change| ± standard error, under"]
     for label in labels:
         cells = [r.changes[label] for r in reports.values()]
         rows.append(f"  {label}".ljust(26) + "".join(
-            ("exactly 0" if c.max_abs == 0 else f"{c.changed_percent:.1f} / {c.mean_abs:.3f}").rjust(width) for c in cells))
+            ("exactly 0" if c.max_abs == 0 else f"{c.changed_percent:.1f} / {c.mean_abs:.3f} ± {c.mean_abs_se:.3f}").rjust(width)
+            for c in cells))
     return "\n".join(rows)
