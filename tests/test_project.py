@@ -109,7 +109,7 @@ def test_extras_split_by_who_needs_them(pyproject):
     extras = {name: {requirement(spec)[0] for spec in specs} for name, specs in pyproject["project"]["optional-dependencies"].items()}
     assert extras == {
         "lab": {"jupyterlab", "ipywidgets", "ipympl", "voila", "ipykernel", "kornia"},
-        "instructor": {"nbgrader", "nbformat", "nbclient"},
+        "instructor": {"nbgrader", "nbformat", "nbclient", "distributed"},
         "test": {"pytest", "pyyaml", "playwright"},
     }
     dependencies = dict(map(requirement, pyproject["project"]["dependencies"]))

@@ -130,7 +130,7 @@ def _preflight(course: Course, assignment: str, local: bool) -> tuple[list[Noteb
     if missing:
         raise InstructorError("cannot sandbox submissions on this machine:\n  " + "\n  ".join(missing))
     exposed = sandbox.exposed_folder_containing(course.root)
-    if local and exposed is not None:
+    if exposed is not None:
         raise InstructorError(f"the course {course.root} lies inside {exposed}, which sandboxed kernels can read: move it")
     if not (course.root / "gradebook.db").is_file():
         raise InstructorError(f"no gradebook in {course.root}: run `nbgrader generate_assignment {assignment}` first")

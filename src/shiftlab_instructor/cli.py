@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("assignments", nargs="*", help="assignment ids (default: all; autograde: exactly one)")
     parser.add_argument("--course", help="course folder (default: $COURSE, else ./course)")
     parser.add_argument("--destination", type=Path, help="release: default assignments/; solutions: default solutions/")
-    parser.add_argument("--quick", action="store_true", help="solutions: quick mode (SHIFTLAB_QUICK=1)")
+    parser.add_argument("--quick", action="store_true", help="solutions: quick mode (SHIFTLAB_QUICK=1); autograde runs it by default")
     parser.add_argument("--full", action="store_true",
                         help="demo, autograde: run the full lessons, not the grader's size (quick mode)")
     parser.add_argument("--keep-hidden-tests", action="store_true", help="autograde: feedback shows hidden test code (nbgrader's default)")

@@ -31,6 +31,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from .cgroup import JobCgroup
 from .runtime.probe import REPORT_EXPRESSION
 from .sandbox import Sandbox, claim_uid, processes_of
+from .scan import parse_python
 
 MAX_OUTPUT_BYTES = 20 * 1024 * 1024  # outputs kept per notebook; a flood beyond is dropped, not stored
 MAX_PROBE_ANSWER = 100_000  # characters: the probe's answer comes from a kernel the student controls
@@ -114,7 +115,7 @@ async def _probe(client: GradingClient, cell) -> list[str]:
         return [f"integrity probe failed: {str(result.get('ename', 'no reply'))[:50]}: {str(result.get('evalue', ''))[:100]}"]
     text = str(result.get("data", {}).get("text/plain", ""))
     try:
-        findings = json.loads(ast.literal_eval(text)) if len(text) <= MAX_PROBE_ANSWER else None
+        findings = json.loads(ast.literal_eval(parse_python(text, mode="eval"))) if len(text) <= MAX_PROBE_ANSWER else None
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         findings = None
     if not isinstance(findings, list) or not all(isinstance(f, str) for f in findings):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from fnmatch import fnmatchcase
 
 import nbformat
@@ -109,10 +110,22 @@ def student_cells(notebook: nbformat.NotebookNode) -> list[int]:
     return indices
 
 
+# CPython 3.11 counts the depth of AST construction in state that all threads share, so two threads
+# parsing at once (grading workers) can fail with "SystemError: AST constructor recursion depth mismatch"
+# (CPython gh-106905): every parse in this package goes through this lock.
+AST_LOCK = threading.Lock()
+
+
+def parse_python(source: str, mode: str = "exec") -> ast.AST:
+    """``ast.parse``, one thread at a time (see ``AST_LOCK``)."""
+    with AST_LOCK:
+        return ast.parse(source, mode=mode)
+
+
 def _parse(source: str) -> ast.Module | None:
     """The cell as Python (magics and shell escapes translated as IPython does), None if it does not parse."""
     try:
-        return ast.parse(TransformerManager().transform_cell(source))
+        return parse_python(TransformerManager().transform_cell(source))
     except (SyntaxError, ValueError):
         return None
 
