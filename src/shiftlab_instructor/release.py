@@ -55,9 +55,9 @@ def execute(notebook: nbformat.NotebookNode, directory: Path, quick: bool = Fals
 
     The kernel gets ``quiet_environment``: progress bars off (in a stored notebook a bar is a frozen widget
     readers cannot render). Cell timestamps are not recorded, so a rebuilt solution differs from the last
-    one only where outputs do."""
+    one only where outputs do. Widget state is stored, so 05's explorer shows controls in a saved notebook."""
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
-                            resources={"metadata": {"path": str(directory)}})
+                            store_widget_state=True, resources={"metadata": {"path": str(directory)}})
     client.execute(env={**os.environ, **quiet_environment(quick)})
     return notebook
 
