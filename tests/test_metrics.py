@@ -302,6 +302,14 @@ def test_robust_per_image_is_right_under_every_shift_within_the_radius(baseline,
         assert sl.robust_per_image(sweep, k).tolist() == [100.0 * ok for ok in oracle]
     assert sl.robust_per_image(sweep, 0).mean().item() == pytest.approx(accuracy[0, 2].item())
     assert sl.robust_per_image(sweep, 2).mean().item() == pytest.approx(100 - sl.worst_case_error(sweep, [2]).item())
+    unshifted = predictions[0, 2]
+    for k in (0, 2):
+        oracle = [all(predictions[0, col, n] == unshifted[n] for col, dx in enumerate([-2, -1, 0, 1, 2]) if abs(dx) <= k)
+                  and (k < 1 or all(predictions[1, col, n] == unshifted[n] for col, dx in enumerate([-2, -1, 0, 1, 2]) if abs(dx) <= k))
+                  for n in range(12)]
+        assert sl.robust_per_image(sweep, k, reference="unshifted").tolist() == [100.0 * ok for ok in oracle]
+    with pytest.raises(ValueError, match="reference"):
+        sl.robust_per_image(sweep, 1, reference="labels")
     shifted = sl.translation_sweep(baseline, images, labels, dxs=[3], dys=[3], method="roll", progress=False)
     with pytest.raises(ValueError, match="no shift of the sweep is within 2 px; its shifts reach 3 to 3 px"):
         sl.robust_per_image(shifted, 2)

@@ -19,6 +19,7 @@ from shiftlab.spectra import (
     high_frequency_share,
     offset_samples,
     power_spectrum,
+    roll_logit_change,
     spectrum_profile,
 )
 
@@ -172,3 +173,15 @@ def test_global_pool_change_is_zero_for_an_exactly_invariant_network(sample_floa
 def test_global_pool_change_needs_a_layer_with_maps(sample_float):
     with pytest.raises(ValueError, match="pick a layer with maps"):
         global_pool_change(sl.CifarVGG().eval(), sample_float[0][:2], "4.2")
+
+
+def test_roll_logit_change_is_zero_only_for_an_exactly_invariant_network(sample_float):
+    images = sample_float[0][:4]
+    assert roll_logit_change(sl.CifarVGG("circular", "aps").eval(), images) < 1e-5
+    assert roll_logit_change(sl.CifarVGG("circular", "max").eval(), images) > 0.01  # max pooling: a fixed grid
+    assert roll_logit_change(sl.CifarVGG("circular", "aps").eval(), images[..., :31, :31], shifts=[(1, 0)]) > 0.01  # odd size
+
+
+def test_roll_logit_change_needs_shifts(sample_float):
+    with pytest.raises(ValueError, match="shifts is empty"):
+        roll_logit_change(sl.CifarVGG().eval(), sample_float[0][:2], shifts=[])

@@ -10,15 +10,13 @@ from shiftlab.variants import VARIANTS, Variant, describe_variants, get_variant,
 
 
 def test_the_variants_are_the_course_lineup():
-    assert list(VARIANTS) == ["baseline", "reflect", "replicate", "circular", "blurpool", "blurpool5", "aps-circular",
-                              "no-translate"]
+    assert list(VARIANTS) == ["baseline", "reflect", "replicate", "circular", "blurpool", "aps-circular", "no-translate"]
     assert all(isinstance(v, Variant) and v.name == name and v.idea for name, v in VARIANTS.items())
 
 
-def test_the_blur_variants_are_zhangs_tri3_and_bin5_padded_by_reflection():
-    for name, size in (("blurpool", 3), ("blurpool5", 5)):
-        config = get_variant(name).config()
-        assert (config.padding_mode, config.downsampling, config.blur_size, config.blur_padding) == ("zeros", "blur", size, "reflect")
+def test_blurpool_is_zhangs_tri3_padded_by_reflection():
+    config = get_variant("blurpool").config()
+    assert (config.padding_mode, config.downsampling, config.blur_size, config.blur_padding) == ("zeros", "blur", 3, "reflect")
 
 
 def test_no_translate_is_the_baseline_model_with_one_recipe_change():
@@ -30,9 +28,6 @@ def test_no_translate_is_the_baseline_model_with_one_recipe_change():
     assert all(not VARIANTS[name].recipe for name in VARIANTS if name != "no-translate")
 
 
-BLURPOOL_RETRAINING = pytest.mark.xfail(strict=True, reason="blurpool is being retrained with the faithful blur (issue 16)")
-
-
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_variant_builds_its_model(name):
     variant = get_variant(name)
@@ -41,7 +36,7 @@ def test_every_variant_builds_its_model(name):
     assert all(getattr(model.config, option) == value for option, value in variant.model.items())
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=BLURPOOL_RETRAINING) if n == "blurpool" else n for n in VARIANTS])
+@pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_bundled_checkpoint_has_its_variants_options(name):
     entry = read_manifest(BUNDLED_CHECKPOINTS)[name]
     assert entry["model"] == get_variant(name).config().to_dict()

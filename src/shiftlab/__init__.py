@@ -103,6 +103,7 @@ from .spectra import (
     high_frequency_share,
     offset_samples,
     power_spectrum,
+    roll_logit_change,
     spectrum_profile,
 )
 from .variants import VARIANTS, Variant, describe_variants, get_variant, load_variants, missing_variants
@@ -132,7 +133,7 @@ __all__ = [
     "Estimate", "bootstrap_interval", "paired_bootstrap", "mcnemar_exact", "comparison_table",
     # sampling theorem: filters' and feature maps' frequencies
     "NEW_NYQUIST", "binomial_taps", "frequency_response", "power_spectrum", "high_frequency_share", "spectrum_profile",
-    "bandlimited_signal", "offset_samples", "global_pool_change",
+    "bandlimited_signal", "offset_samples", "global_pool_change", "roll_logit_change",
     # translation sweeps, and robustness read off their predictions
     "SweepResult", "translation_sweep", "shift_range", "plot_shift_curves",
     "correct_share", "agreement_over", "accuracy_over", "unchanged_share", "worst_case_error", "plot_unchanged_share",

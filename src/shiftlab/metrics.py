@@ -288,12 +288,15 @@ def comparison_table(outcomes: dict[str, dict[str, torch.Tensor]], reference: st
     return "\n".join(lines)
 
 
-
-def robust_per_image(sweep, max_shift: int) -> torch.Tensor:
-    """Image by image, 100.0 where the image is classified right under *every* shift (dx, dy) of a translation sweep
-    (a ``SweepResult``) with max(|dx|, |dy|) <= ``max_shift`` pixels, else 0.0; (N,) float64. Its mean is 100 minus the
-    worst-case error over those shifts (Engstrom et al., ICML 2019); per image, two models can be compared paired."""
+def robust_per_image(sweep, max_shift: int, reference: str = "label") -> torch.Tensor:
+    """Image by image, 100.0 where every shift (dx, dy) of a translation sweep (a ``SweepResult``) with
+    max(|dx|, |dy|) <= ``max_shift`` pixels gives the ``reference`` class, else 0.0; (N,) float64. With "label": right
+    under every such shift, the mean is 100 minus the worst-case error (Engstrom et al., ICML 2019); with "unshifted":
+    the class of the unshifted image (dx = dy = 0) kept under every such shift, invariance whether right or wrong.
+    Per image, two models can be compared paired."""
+    check_choice("reference", reference, ("label", "unshifted"))
     radius = torch.maximum(sweep.dys.abs()[:, None], sweep.dxs.abs()[None, :])  # (len(dys), len(dxs))
     if not (radius <= max_shift).any():
         raise ValueError(f"no shift of the sweep is within {max_shift} px; its shifts reach {int(radius.min())} to {int(radius.max())} px")
-    return (sweep.predictions[radius <= max_shift] == sweep.labels).all(0).double() * 100
+    target = sweep.labels if reference == "label" else sweep.predictions[sweep.position(0, 0)]
+    return (sweep.predictions[radius <= max_shift] == target).all(0).double() * 100

@@ -9,7 +9,8 @@ it; a binomial blur of ``size`` taps has the gain ``|cos(pi f)| ** (size - 1)`` 
 - ``power_spectrum``, ``high_frequency_share``, ``spectrum_profile``: where a batch of feature maps keeps its
   power, and the share that subsampling by 2 would fold;
 - ``bandlimited_signal``, ``offset_samples``, ``global_pool_change``: why the global *average* of a band-limited
-  map does not depend on where the samples fall, while its maximum does (Azulay and Weiss, JMLR 2019).
+  map does not depend on where the samples fall, while its maximum does (Azulay and Weiss, JMLR 2019);
+- ``roll_logit_change``: whether a whole network is exactly invariant to circular shifts (APS at even sizes).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from .features import feature_maps
+from .inference import predict_logits
 from .flip import band_limit
 from .layers import binomial_filter
 from .shifts import translate_roll
@@ -151,3 +153,17 @@ def global_pool_change(model: nn.Module, images: torch.Tensor, layer: str, dx: i
         reference = pool(before)
         change[name] = ((pool(after) - reference).norm(dim=1) / reference.norm(dim=1)).mean().item() * 100
     return change
+
+
+ROLL_SHIFTS = ((1, 0), (0, 1), (3, -2), (5, 7))  # (dx, dy) in pixels: odd and even, both axes, past one 2x2 grid
+
+
+def roll_logit_change(model: nn.Module, images: torch.Tensor, shifts=ROLL_SHIFTS) -> float:
+    """The largest change of any logit when ``images`` (N, 3, H, W) are rolled circularly by each (dx, dy) of
+    ``shifts``, relative to the mean |logit| of the unshifted images: 0 for a network that is exactly invariant to
+    circular shifts, about 1e-7 with float rounding; of order 1 for one that is not."""
+    if not shifts:
+        raise ValueError("shifts is empty: expected (dx, dy) pairs in pixels")
+    batch = torch.cat([images] + [translate_roll(images, dx, dy) for dx, dy in shifts])  # original, then each shift
+    logits = predict_logits(model, batch).view(len(shifts) + 1, len(images), -1)  # (1 + shifts, N, classes)
+    return ((logits[1:] - logits[0]).abs().max() / logits[0].abs().mean()).item()

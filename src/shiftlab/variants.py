@@ -41,8 +41,6 @@ VARIANTS: dict[str, Variant] = {
                 "wrap-around padding: the image is a torus, so circular shifts move no border"),
         Variant("blurpool", {"padding_mode": "zeros", "downsampling": "blur", "blur_size": 3, "blur_padding": "reflect"},
                 "anti-aliasing (Zhang 2019, his Tri-3): max at stride 1, then a 3-tap binomial blur before subsampling"),
-        Variant("blurpool5", {"padding_mode": "zeros", "downsampling": "blur", "blur_size": 5, "blur_padding": "reflect"},
-                "anti-aliasing with Zhang's Bin-5: max at stride 1, then a 5-tap binomial blur before subsampling"),
         Variant("aps-circular", {"padding_mode": "circular", "downsampling": "aps"},
                 "adaptive polyphase sampling with circular padding: exactly invariant to circular shifts"),
         Variant("no-translate", {"padding_mode": "zeros", "downsampling": "max"},
