@@ -110,12 +110,13 @@ def lab_environment(home: Path, config_path: Path | None) -> dict[str, str]:
 
 @dataclass
 class Lab:
-    """A running JupyterLab: its address, token and log."""
+    """A running JupyterLab: its address, token, log, and the folder it serves."""
 
     url: str
     token: str
     log: Path
     process: subprocess.Popen
+    root: Path
 
     def api(self, path: str, method: str = "GET"):
         """``method`` ``/api/<path>`` with the token (a token header needs no ``_xsrf`` cookie); parsed JSON, or
@@ -171,7 +172,7 @@ def start_lab(root: Path, home: Path, config_path: Path | None, cwd: Path) -> La
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=cwd, env=lab_environment(home, config_path), stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-    lab = Lab(f"http://127.0.0.1:{port}", token, log, process)
+    lab = Lab(f"http://127.0.0.1:{port}", token, log, process, root)
     deadline = time.monotonic() + LAB_START_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,9 @@ def test_grading_works_where_an_event_loop_is_already_running(make_notebook):
     async def from_a_running_loop():
         execute_in_sandbox(make_notebook("print(1)"), broken)
 
-    with pytest.raises(SandboxError, match="the sandboxed kernel did not start"):
-        asyncio.run(from_a_running_loop())
+    # A thread of its own: this one may hold a running loop already (the browser tests' Playwright session).
+    with ThreadPoolExecutor(1) as thread, pytest.raises(SandboxError, match="the sandboxed kernel did not start"):
+        thread.submit(asyncio.run, from_a_running_loop()).result()
 
 
 @pytest.mark.slow
