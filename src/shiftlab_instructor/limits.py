@@ -112,10 +112,6 @@ def machine() -> str:
 def write_measurements(course: Course, assignments: list[str], log=print) -> list[str]:
     """Measure ``assignments`` in both modes; (re)write each entry of the course's limits file as soon as
     it is measured. Returns the assignments whose solution failed in the sandbox (logged, not stored)."""
-    path = course.limits_path
-    stored = json.loads(path.read_text()) if path.is_file() else {"measured": {}}
-    stored["about"] = ("Solution notebooks executed in the grading sandbox by `make sandbox-limits`; grading derives "
-                       "its limits from these (shiftlab_instructor.limits.derive).")
     failed = []
     for assignment in assignments:
         for mode in MODES:
@@ -125,9 +121,18 @@ def write_measurements(course: Course, assignments: list[str], log=print) -> lis
                 log(f"{assignment} {mode}: NOT MEASURED: {error}")
                 failed.append(assignment)
                 break
-            stored["measured"].setdefault(assignment, {})[mode] = asdict(measured)
-            stored.setdefault("machines", {})[f"{assignment} {mode}"] = machine()
-            path.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+            store_measurement(course.limits_path, assignment, mode, measured)
             log(f"{assignment} {mode}: {measured.seconds} s, {measured.peak_memory_mb} MB, {measured.peak_tasks} tasks "
                 f"-> {derive(measured)}")
     return failed
+
+
+def store_measurement(path: Path, assignment: str, mode: str, measured: Measurement) -> None:
+    """Merge one measurement into the limits file, read again just before writing, so that runs measuring
+    other assignments at the same time keep their entries."""
+    stored = json.loads(path.read_text()) if path.is_file() else {}
+    stored["about"] = ("Solution notebooks executed in the grading sandbox by `make sandbox-limits`; grading derives "
+                       "its limits from these (shiftlab_instructor.limits.derive).")
+    stored.setdefault("measured", {}).setdefault(assignment, {})[mode] = asdict(measured)
+    stored.setdefault("machines", {})[f"{assignment} {mode}"] = machine()
+    path.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")

@@ -8,7 +8,8 @@ import pytest
 from helpers import REPO_ROOT
 
 from shiftlab_instructor.course import Course
-from shiftlab_instructor.limits import MODES, Measurement, derive, graded_assignments, limits_for, read_measurements
+from shiftlab_instructor.limits import (MODES, Measurement, derive, graded_assignments, limits_for, read_measurements,
+                                        store_measurement)
 
 COURSE = Course(REPO_ROOT / "course")
 
@@ -41,3 +42,15 @@ def test_a_course_without_measurements_says_how_to_make_them(tmp_path):
     (tmp_path / "sandbox-limits.json").write_text(json.dumps({"measured": {}}))
     with pytest.raises(KeyError, match="no quick measurement for 01_flip_and_kernels"):
         limits_for(Course(tmp_path), "01_flip_and_kernels", quick=True)
+
+
+def test_a_measurement_keeps_what_another_run_stored_meanwhile(tmp_path):
+    """Two `sandbox-limits` runs at once: each merges its entry into the file as it is now, not as it was
+    when the run started."""
+    path = tmp_path / "sandbox-limits.json"
+    store_measurement(path, "01_a", "full", Measurement(seconds=5.0, peak_memory_mb=800.0, peak_tasks=18))
+    store_measurement(path, "02_b", "quick", Measurement(seconds=7.0, peak_memory_mb=900.0, peak_tasks=19))
+    store_measurement(path, "01_a", "quick", Measurement(seconds=4.0, peak_memory_mb=700.0, peak_tasks=18))
+    stored = read_measurements(path)
+    assert {a: sorted(modes) for a, modes in stored.items()} == {"01_a": ["full", "quick"], "02_b": ["quick"]}
+    assert stored["02_b"]["quick"].seconds == 7.0 and stored["01_a"]["full"].peak_memory_mb == 800.0
