@@ -28,8 +28,7 @@ from torch import nn
 
 from .checks import check_batch_size, check_images, check_labels
 from .inference import forward_logits, inference_copy
-from .layers import APSPool2d, BlurPool2d, MaxBlurPool2d, max_pool_stride1, polyphase_view
-from .padding import pad
+from .layers import APSPool2d, BlurPool2d, MaxBlurPool2d, max_pool_stride1, polyphase_components
 
 # The 1-px phases (dy, dx) a stride-2 step distinguishes; component index 2 * dy + dx, as in aps_downsample.
 PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -129,9 +128,7 @@ def polyphase_norms(x: torch.Tensor, padding_mode: str = "circular") -> torch.Te
     """Squared L2 norms (N, 4) of the four stride-2 polyphase components that ``APSPool2d`` compares for
     its input maps x (N, C, H, W): after its stride-1 max pooling and odd-size padding, in float32.
     Component 2 * i + j is ``[..., i::2, j::2]``; APS keeps the largest (the lowest index on a tie)."""
-    x = max_pool_stride1(x, padding_mode)
-    x = pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), padding_mode)
-    return polyphase_view(x).float().square().sum(dim=(1, 2, 4)).flatten(1)
+    return polyphase_components(max_pool_stride1(x, padding_mode), padding_mode)[1]
 
 
 @dataclass(frozen=True)

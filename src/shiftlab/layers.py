@@ -127,11 +127,18 @@ def aps_downsample(x: torch.Tensor, padding_mode: str = "circular") -> torch.Ten
     """
     if x.ndim != 4:
         raise ValueError(f"expected a batch of feature maps (N, C, H, W), got shape {tuple(x.shape)}")
-    x = pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), padding_mode)
-    phases = polyphase_view(x)  # (N, C, h, 2, w, 2)
-    norms = phases.detach().float().square().sum(dim=(1, 2, 4)).flatten(1)  # (N, 4): squared norms, component 2i + j
+    phases, norms = polyphase_components(x, padding_mode)
     chosen = norms.argmax(dim=1)  # (N,)
     return phases[torch.arange(x.shape[0], device=x.device), :, :, chosen // 2, :, chosen % 2]
+
+
+def polyphase_components(x: torch.Tensor, padding_mode: str = "circular") -> tuple[torch.Tensor, torch.Tensor]:
+    """What APS chooses among: the stride-2 polyphase components of x (N, C, H, W), odd sizes first padded
+    by one pixel at the bottom / right with ``padding_mode``, as a view (N, C, h, 2, w, 2), and their
+    squared L2 norms (N, 4) in float32; component 2 * i + j is ``[..., i::2, j::2]``."""
+    x = pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), padding_mode)
+    phases = polyphase_view(x)
+    return phases, phases.detach().float().square().sum(dim=(1, 2, 4)).flatten(1)
 
 
 class APSPool2d(nn.Module):

@@ -6,10 +6,11 @@ data (one ``GradingJob`` per notebook; a missing folder or notebook scores 0 wit
 one task per student to a Dask cluster (``cluster``: a local one of one worker per core by default, or
 ``SCHEDULER``'s), where ``run_jobs`` grades each notebook in a fresh sandbox at the grader's size
 (quick mode, one thread per worker). Results come back here, to the one trusted writer: ``record``
-puts them in the gradebook and ``autograded/``, then the student's state is saved (``state``), so a
-second run skips everyone graded and unchanged, and a run killed at any moment loses no finished
-grade. Then feedback is generated, nbgrader's CSV export written to ``<course>/reports/grades.csv``,
-and a table printed (student, points, flags, reason), also written to ``<course>/reports/``.
+puts them in the gradebook and ``autograded/``, the student's feedback is made (while other students'
+kernels run), then the student's state is saved (``state``), so a second run skips everyone graded and
+unchanged, and a run killed at any moment loses no finished grade. At the end nbgrader's CSV export is
+written to ``<course>/reports/grades.csv``, and a table printed (student, points, flags, reason), also
+written to ``<course>/reports/``.
 
 Exit status: 0 when everything the instructor controls worked, whatever students did; 1 when some
 submissions could not be graded for the instructor's reasons (not on the roster, a grading error);
@@ -24,7 +25,7 @@ import hashlib
 import io
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from nbgrader.plugins.export import CsvExportPlugin
 from shiftlab.lesson import AUTOGRADING, GRADING_ENV, progress_bar, quiet_environment
 
 from . import sandbox
-from .cluster import cores, dask_client, kernel_threads, thread_environment
+from .cluster import PROFILER_VARIABLE, cores, dask_client, kernel_threads, profiling, thread_environment
 from .course import Course, nbgrader_config, read_submitted
 from .feedback import generate_feedback
 from .findings import Flag, summary
@@ -42,7 +43,7 @@ from .limits import limits_for
 from .record import record
 from .reference import NotebookReference, notebook_references
 from .sandbox import Limits, Sandbox
-from .state import Done, atomic_write, fingerprint, forget, read_done, write_done
+from .state import Done, Row, atomic_write, fingerprint, forget, read_done, write_done
 
 # Files a submission folder may hold besides its notebooks without being reported (nbgrader's own).
 EXPECTED_FILES = ("timestamp.txt", ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")
@@ -69,18 +70,6 @@ class Options:
     scheduler: str | None = None
     regrade: bool = False
     progress: bool = False
-
-
-@dataclass
-class Row:
-    """One student's line of the report."""
-
-    student: str
-    points: float
-    max_points: float
-    flags: list[Flag] = field(default_factory=list)
-    seconds: float = 0.0
-    unchanged: bool = False  # graded by an earlier run, skipped by this one
 
 
 @dataclass
@@ -190,8 +179,9 @@ def _recorded_students(course: Course, assignment: str) -> set[str]:
         return {submission.student.id for submission in gradebook.assignment_submissions(assignment)}
 
 
-def _write(course: Course, assignment: str, submission: Submission, results: list[JobResult], log) -> Row:
-    """The one writer: record every notebook's result, then the student's state (last: see ``state``)."""
+def _write(course: Course, assignment: str, submission: Submission, results: list[JobResult], options: Options, log) -> Row:
+    """The one writer: record every notebook's result, make the feedback, then save the student's state
+    (last: see ``state``)."""
     student, config = submission.student, nbgrader_config()
     forget(course, assignment, student)
     row = Row(student, 0.0, 0.0)
@@ -201,7 +191,9 @@ def _write(course: Course, assignment: str, submission: Submission, results: lis
         row.max_points += recorded.max_points
         row.flags += result.flags
         row.seconds += result.seconds
-    write_done(course, assignment, student, Done(submission.fingerprint, row.points, row.max_points, row.flags, row.seconds))
+    if options.feedback and course.autograded_dir(student, assignment).is_dir():
+        generate_feedback(course, assignment, student, options.keep_hidden_tests)
+    write_done(course, assignment, student, Done(submission.fingerprint, row))
     log(f"  {student}: {row.points:g} / {row.max_points:g} in {row.seconds:.0f} s {summary(row.flags)[0]}")
     return row
 
@@ -214,7 +206,7 @@ def _grade(course: Course, submissions: list[Submission], options: Options, work
     def write(submission: Submission, results) -> None:
         """``results()``: the jobs' results, or the error that kept them from being made."""
         try:
-            report.rows.append(_write(course, report.assignment, submission, results(), log))
+            report.rows.append(_write(course, report.assignment, submission, results(), options, log))
         except Exception as error:  # ours, not the student's (no sandbox on a worker, disk full): the others go on
             report.errors[submission.student] = f"{type(error).__name__}: {error}"
             log(f"  {submission.student}: NOT GRADED, grading error: {report.errors[submission.student]}")
@@ -239,10 +231,14 @@ def _grade(course: Course, submissions: list[Submission], options: Options, work
 
 
 def _check_workers(client) -> None:
-    """Every worker of a remote cluster must be able to sandbox; else stop before grading anyone."""
+    """Every worker of a remote cluster must be able to sandbox, and run without Dask's profiler (see
+    ``cluster``); else stop before grading anyone."""
     missing = {worker: problems for worker, problems in client.run(sandbox.problems).items() if problems}
+    for worker in sorted(worker for worker, on in client.run(profiling).items() if on):
+        missing.setdefault(worker, []).append(f"Dask's profiler is on, which can hang grading: start the worker with "
+                                              f"{PROFILER_VARIABLE}=False")
     if missing:
-        raise InstructorError("workers of the Dask cluster cannot sandbox submissions:\n  " + "\n  ".join(
+        raise InstructorError("workers of the Dask cluster cannot grade:\n  " + "\n  ".join(
             f"{worker}: {'; '.join(problems)}" for worker, problems in sorted(missing.items())))
 
 
@@ -281,7 +277,7 @@ def autograde(course: Course, assignment: str, options: Options = Options(), log
         submission = read_submission(course, assignment, student, references, box, files, setup)
         done = read_done(course, assignment, student) if student in recorded else None
         if done is not None and done.fingerprint == submission.fingerprint:
-            report.rows.append(Row(student, done.points, done.max_points, done.flags, done.seconds, unchanged=True))
+            report.rows.append(replace(done.row, unchanged=True))
         else:
             todo.append(submission)
     where = options.scheduler or f"{workers} local workers, {threads} thread{'s' * (threads > 1)} per kernel"
@@ -291,8 +287,6 @@ def autograde(course: Course, assignment: str, options: Options = Options(), log
     if todo:
         _grade(course, todo, options, workers, report, log)
     report.rows.sort(key=lambda row: row.student)
-    if options.feedback and report.rows:
-        generate_feedback(course, assignment, options.keep_hidden_tests)
     report.write_csv(course.root / "reports" / f"autograde-{assignment}.csv")
     export_grades(course)
     report.seconds = time.monotonic() - start

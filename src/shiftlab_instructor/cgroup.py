@@ -103,10 +103,13 @@ class JobCgroup:
             no_swap.write_text(memory if "" not in self.directories else "0")
         self._file("pids", "pids.max", "pids.max").write_text(str(max_tasks))
 
+    def procs_files(self) -> list[str]:
+        """The ``cgroup.procs`` files a process writes its pid to, to enter this cgroup (one per hierarchy)."""
+        return sorted({str(directory / "cgroup.procs") for directory in self.directories.values()})
+
     def enter_prefix(self) -> list[str]:
         """``sh -c 'echo $$ > .../cgroup.procs ... && exec "$@"' sandbox``: prepend to a command."""
-        procs = sorted({str(directory / "cgroup.procs") for directory in self.directories.values()})
-        script = " && ".join([f"echo $$ > {shlex.quote(p)}" for p in procs] + ['exec "$@"'])
+        script = " && ".join([f"echo $$ > {shlex.quote(p)}" for p in self.procs_files()] + ['exec "$@"'])
         return ["/bin/sh", "-c", script, "sandbox"]
 
     def _read_int(self, path: Path) -> int | None:

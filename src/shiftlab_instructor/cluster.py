@@ -20,6 +20,11 @@ from contextlib import contextmanager
 from typing import Iterator
 
 SCHEDULER_ENV = "SCHEDULER"
+# Dask's statistical profiler calls sys._current_frames every 10 ms in every worker; on CPython 3.11 that
+# deadlocks the whole process when the garbage collector frees a threading.local meanwhile (a grading run
+# here hung so, for good). Grading tasks need no profile: local workers run without it, and a cluster's
+# workers must be started without it too (``_check_workers`` in autograde asks them).
+PROFILER_SETTING, PROFILER_VARIABLE = "distributed.worker.profile.enabled", "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -51,7 +56,8 @@ def thread_environment(threads: int) -> dict[str, str]:
 def dask_client(scheduler: str | None, workers: int) -> Iterator:
     """A ``distributed.Client`` on ``scheduler`` (an address such as ``tcp://host:8786``), else on a
     local cluster of ``workers`` single-threaded workers in this process, closed afterwards."""
-    from distributed import Client, LocalCluster  # imported here: only grading needs Dask
+    import dask  # imported here: only grading needs Dask
+    from distributed import Client, LocalCluster
 
     logging.getLogger("distributed").setLevel(logging.WARNING)  # its start and stop chatter is not the report's
     if scheduler:
@@ -60,6 +66,14 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator:
         return
     # in-process workers (tasks wait on sandboxed kernels, so threads suffice; all ends with this process);
     # the scheduler's HTTP endpoint on a free loopback port, not 8787, which another cluster may hold
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0",
-                      memory_limit=0) as local, Client(local) as client:
+    with dask.config.set({PROFILER_SETTING: False}), LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0", memory_limit=0,
+    ) as local, Client(local) as client:
         yield client
+
+
+def profiling() -> bool:
+    """Whether Dask's profiler is on here (asked of each worker of a cluster: it must be off, see above)."""
+    import dask
+
+    return bool(dask.config.get(PROFILER_SETTING))

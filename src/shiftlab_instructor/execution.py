@@ -30,7 +30,8 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from .cgroup import JobCgroup
 from .runtime.probe import REPORT_EXPRESSION
-from .sandbox import Sandbox, claim_uid, processes_of
+from .forkserver import fork_server
+from .sandbox import HOLDER_FIFO, READY_FILE, Sandbox, claim_uid, processes_of
 from .scan import parse_python
 
 MAX_OUTPUT_BYTES = 20 * 1024 * 1024  # outputs kept per notebook; a flood beyond is dropped, not stored
@@ -66,14 +67,38 @@ class SandboxError(RuntimeError):
 
 
 class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel is the sandbox's launcher, on IPC sockets in ``ipc_dir``."""
+    """A kernel manager whose kernel runs in a fresh sandbox, on IPC sockets in ``ipc_dir``. The process it
+    launches is the sandbox (bubblewrap around the holder); the kernel is then forked into it by the fork
+    server, and the sandbox ends when the kernel does."""
 
     def __init__(self, sandbox: Sandbox, ipc_dir: Path, job_cgroup: JobCgroup | None, **kwargs):
         super().__init__(transport="ipc", ip=str(ipc_dir / "kernel"), connection_file=str(ipc_dir / "connection.json"), **kwargs)
         self.sandbox, self.ipc_dir, self.job_cgroup = sandbox, ipc_dir, job_cgroup
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        return self.sandbox.kernel_command(self.ipc_dir, self.connection_file, self.job_cgroup)
+        return self.sandbox.kernel_command(self.ipc_dir, self.job_cgroup)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        server = fork_server(self.sandbox.environment())  # started before the sandbox: its start takes seconds
+        fifo = self.ipc_dir / HOLDER_FIFO
+        os.mkfifo(fifo, 0o600)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        holder = await self._holder_pid(time.monotonic() + self.sandbox.limits.wall_seconds)
+        server.spawn(holder, fifo, self.job_cgroup.procs_files() if self.job_cgroup else [], self.sandbox.environment(),
+                     self.sandbox.kernel_spec(self.connection_file, self.job_cgroup))
+
+    async def _holder_pid(self, deadline: float) -> int:
+        """The host pid of the sandbox's first process, once the sandbox is built (the holder says so)."""
+        process = self.provisioner.process
+        while not (self.ipc_dir / READY_FILE).exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox ended before it was ready" if process.poll() is not None
+                                   else "the sandbox was not ready in time")
+            await asyncio.sleep(0.005)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        if len(children) != 1:
+            raise RuntimeError(f"bubblewrap has {len(children)} child processes, not the one holder")
+        return int(children[0])
 
 
 class GradingClient(NotebookClient):
@@ -143,12 +168,14 @@ async def _run_cells(client: GradingClient, execution: Execution, deadline: floa
 
 
 def _exit_status(km: SandboxKernelManager) -> str:
-    """' (exit code 1)' or ' (killed by signal 9)' for the sandbox's first process, '' if unknown."""
+    """' (exit code 1)' or ' (killed by signal 9)' for the kernel, '' if unknown. The sandbox (bubblewrap)
+    ends with its holder's code, which is the kernel's, 128 + N for signal N (``runtime.holder``)."""
     process = getattr(km.provisioner, "process", None)
     code = process.poll() if process is not None else None
     if code is None:
         return ""
-    return f" (killed by signal {-code})" if code < 0 else f" (exit code {code})"
+    signal_number = -code if code < 0 else code - 128 if code > 128 else 0
+    return f" (killed by signal {signal_number})" if signal_number else f" (exit code {code})"
 
 
 async def _execute(notebook: nbformat.NotebookNode, sandbox: Sandbox, ipc_dir: Path, job_cgroup: JobCgroup | None) -> Execution:

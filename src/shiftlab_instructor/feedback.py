@@ -9,9 +9,14 @@ cell and shortens that cell's errors to their message, since a traceback quotes 
 
 from __future__ import annotations
 
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+import logging
 
-from .course import Course, nbgrader
+from nbgrader.converters import GenerateFeedback, NbGraderException
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+from traitlets.config import Config
+
+from .course import Course, nbgrader_config
 
 HIDDEN_NOTE = "(a hidden test failed here; its code is not shown)"
 FEEDBACK_PREPROCESSORS = (
@@ -32,7 +37,20 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-def generate_feedback(course: Course, assignment: str, keep_hidden_tests: bool = False) -> None:
-    """HTML feedback in ``feedback/<student>/<assignment>/`` for every autograded submission."""
-    options = [] if keep_hidden_tests else [f"--GenerateFeedback.preprocessors={name}" for name in FEEDBACK_PREPROCESSORS]
-    nbgrader(["generate_feedback", assignment, "--force", *options], course)
+def generate_feedback(course: Course, assignment: str, student: str, keep_hidden_tests: bool = False) -> None:
+    """HTML feedback in ``feedback/<student>/<assignment>/`` for one autograded submission, made in this
+    process by nbgrader's own converter (what ``nbgrader generate_feedback --student`` runs), so the
+    grading process writes each student's feedback as their results come in, while other kernels run."""
+    config = Config(nbgrader_config())
+    config.CourseDirectory.root = str(course.root)
+    if not keep_hidden_tests:
+        config.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id, coursedir.student_id = assignment, student
+    converter = GenerateFeedback(coursedir=coursedir, config=config)
+    converter.force = True
+    converter.log.setLevel(logging.WARNING)  # its per-notebook chatter is not the report's
+    try:
+        converter.start()
+    except NbGraderException as error:
+        raise RuntimeError(f"nbgrader could not make {student}'s feedback: {error}") from error

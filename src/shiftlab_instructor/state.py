@@ -64,18 +64,27 @@ def fingerprint(parts: list[tuple[str, bytes | str | None]]) -> str:
 
 
 @dataclass
-class Done:
-    """One student's finished grading: the fingerprint it was graded at and its report line."""
+class Row:
+    """One student's line of the report, which their state file also keeps."""
 
-    fingerprint: str
+    student: str
     points: float
     max_points: float
     flags: list[Flag] = field(default_factory=list)
     seconds: float = 0.0
+    unchanged: bool = False  # graded by an earlier run, skipped by this one
+
+
+@dataclass
+class Done:
+    """One student's finished grading: the fingerprint it was graded at and its report line."""
+
+    fingerprint: str
+    row: Row
 
     def to_json(self) -> str:
-        return json.dumps({"fingerprint": self.fingerprint, "points": self.points, "max_points": self.max_points,
-                           "flags": [flag.to_dict() for flag in self.flags], "seconds": round(self.seconds, 3)}, indent=1)
+        return json.dumps({"fingerprint": self.fingerprint, "points": self.row.points, "max_points": self.row.max_points,
+                           "flags": [flag.to_dict() for flag in self.row.flags], "seconds": round(self.row.seconds, 3)}, indent=1)
 
 
 def state_path(course: Course, assignment: str, student: str) -> Path:
@@ -86,8 +95,8 @@ def read_done(course: Course, assignment: str, student: str) -> Done | None:
     """The student's last finished grading, None when there is none or it cannot be read."""
     try:
         stored = json.loads(state_path(course, assignment, student).read_text())
-        return Done(stored["fingerprint"], stored["points"], stored["max_points"],
-                    [Flag(**flag) for flag in stored["flags"]], stored["seconds"])
+        return Done(stored["fingerprint"], Row(student, stored["points"], stored["max_points"],
+                                               [Flag(**flag) for flag in stored["flags"]], stored["seconds"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -199,7 +199,7 @@ class GradedClass:
     fake_home: Path
     marker: str
     honest_digests: dict[str, str]
-    launchers_before: set[int]
+    runtime_processes_before: set[int]
     first_answer: str
     first_exercise_points: float
     points: dict[str, float] = field(default_factory=dict)
@@ -276,13 +276,13 @@ def graded(tmp_path_factory, listener) -> GradedClass:
             globals()[attack.edit](notebook, source)
         write(student, nbformat.writes(notebook).encode(), attack.files)
 
-    launchers = pids_running("shiftlab_instructor.runtime.launcher")
+    runtime_processes = pids_running("shiftlab_instructor.runtime.")  # fork servers, holders and their kernels
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "shiftlab_instructor", "autograde", ASSIGNMENT, "--course", str(course.root),
                            "--quick", *LIMITS], cwd=REPO_ROOT, env={**os.environ, "HOME": str(fake_home)},
                           capture_output=True, text=True, timeout=1200)
     result = GradedClass(course, done.returncode, done.stdout + done.stderr, time.monotonic() - start, canary, fake_home,
-                         marker, digests, launchers, exercises(release)[0][0], first_exercise_points(release))
+                         marker, digests, runtime_processes, exercises(release)[0][0], first_exercise_points(release))
     print(f"\nadversarial class: {len(students)} students graded in {result.seconds:.0f} s\n{result.output}")
     with Gradebook(course.gradebook_url, course.course_id) as gradebook:
         result.roster = sorted(s.id for s in gradebook.students)
@@ -359,7 +359,7 @@ def test_the_extra_file_never_reached_the_kernel(graded):
 
 def test_no_process_is_left_behind(graded):
     assert pids_running(graded.marker) == set(), "the vandal's background process survived grading"
-    assert pids_running("shiftlab_instructor.runtime.launcher") <= graded.launchers_before
+    assert pids_running("shiftlab_instructor.runtime.") <= graded.runtime_processes_before, "a sandbox or fork server outlived grading"
 
 
 def test_the_listener_on_localhost_received_nothing(listener, graded):

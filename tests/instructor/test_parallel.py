@@ -10,13 +10,16 @@ a kernel start (5 to 30 s on a busy machine); the module grades the class four t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 import pytest
@@ -25,7 +28,8 @@ from nbgrader.api import Gradebook
 
 from shiftlab import lesson
 from shiftlab_instructor import sandbox
-from shiftlab_instructor.autograde import Options, autograde, format_summary
+from shiftlab_instructor.autograde import InstructorError, Options, autograde, format_summary
+from shiftlab_instructor.cluster import PROFILER_VARIABLE
 from shiftlab_instructor.course import Course
 from shiftlab_instructor.demo import scratch_course, submit
 from shiftlab_instructor.sandbox import DEFAULT_UID, UID_RANGE, Limits
@@ -197,7 +201,7 @@ def test_a_run_killed_mid_way_resumes_and_grades_everyone_exactly_once(sequentia
     assert graded_now(resumed.stdout) == sorted(set(STUDENTS) - set(done_before))
     assert f"({len(STUDENTS) - len(done_before)} now, {len(done_before)} unchanged since an earlier run)" in resumed.stdout
     assert grades(course) == grades(reference_course)
-    assert {s: read_done(course, ASSIGNMENT, s).points for s in STUDENTS} == {row.student: row.points for row in reference.rows}
+    assert {s: read_done(course, ASSIGNMENT, s).row.points for s in STUDENTS} == {row.student: row.points for row in reference.rows}
 
 
 def free_port() -> int:
@@ -206,28 +210,46 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_a_dask_scheduler_and_two_workers_grade_the_class_alike(sequential, fresh_course, tmp_path):
-    reference_course, reference = sequential
-    course = copy_of(fresh_course, tmp_path)
+@contextmanager
+def dask_cluster(folder: Path, workers: dict[str, dict[str, str]]) -> Iterator[str]:
+    """A real ``dask scheduler`` and ``dask worker`` processes (name -> extra environment) on 127.0.0.1;
+    yields the scheduler's address once every worker has joined."""
     address = f"tcp://127.0.0.1:{free_port()}"
     dask = str(Path(sys.executable).parent / "dask")
     started = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)]
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder)]
     try:
-        for name in ("first", "second"):
+        for name, env in workers.items():
             started.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--name", name,
-                                             "--local-directory", str(tmp_path / name)],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path))
+                                             "--local-directory", str(folder / name)], env={**os.environ, **env},
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder))
         from distributed import Client
 
         with Client(address, timeout="60s") as client:
-            client.wait_for_workers(2, timeout=120)
-        report = autograde(course, ASSIGNMENT, Options(limits=LIMITS, feedback=False, scheduler=address), log=quiet)
+            client.wait_for_workers(len(workers), timeout=120)
+        yield address
     finally:
         for process in reversed(started):
             process.terminate()
         for process in started:
             process.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_a_worker_with_dasks_profiler_on_is_refused_before_anyone_is_graded(fresh_course, tmp_path):
+    course = copy_of(fresh_course, tmp_path)
+    with dask_cluster(tmp_path, {"profiled": {PROFILER_VARIABLE: "True"}}) as address:
+        with pytest.raises(InstructorError, match=f"tcp://127.0.0.1:[0-9]+: Dask's profiler is on.*{PROFILER_VARIABLE}=False"):
+            autograde(course, ASSIGNMENT, Options(limits=LIMITS, feedback=False, scheduler=address), log=quiet)
+    assert not course.autograded_dir("honest", ASSIGNMENT).exists()
+
+
+@pytest.mark.slow
+def test_a_dask_scheduler_and_two_workers_grade_the_class_alike(sequential, fresh_course, tmp_path):
+    reference_course, reference = sequential
+    course = copy_of(fresh_course, tmp_path)
+    without_profiler = {PROFILER_VARIABLE: "False"}
+    with dask_cluster(tmp_path, {"first": without_profiler, "second": without_profiler}) as address:
+        report = autograde(course, ASSIGNMENT, Options(limits=LIMITS, feedback=False, scheduler=address), log=quiet)
     assert lines(report) == lines(reference) and grades(course) == grades(reference_course)
     assert state_path(course, ASSIGNMENT, "honest").is_file()

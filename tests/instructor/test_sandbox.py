@@ -60,8 +60,9 @@ def test_grading_works_where_an_event_loop_is_already_running(make_notebook):
 
 
 @pytest.mark.slow
-def test_what_a_kernel_sees_and_may_do(listener, make_notebook, tmp_path):
+def test_what_a_kernel_sees_and_may_do(listener, make_notebook, tmp_path, monkeypatch):
     course, venv = REPO_ROOT / "course", Path(sys.prefix)
+    monkeypatch.setenv("GRADER_SECRET", "the grading process's own")
     (tmp_path / "notes.txt").write_text("from the release")
     facts = f"""
 import json, os, resource, socket
@@ -88,6 +89,9 @@ print(json.dumps({{
     "loopback": connect(("127.0.0.1", {listener.port})), "internet": connect(("1.1.1.1", 53)),
     "nproc": resource.getrlimit(resource.RLIMIT_NPROC), "processes": len([p for p in os.listdir("/proc") if p.isdigit()]),
     "release_file": open("data/notes.txt").read(),
+    "status": dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line),
+    "environment": sorted(os.environ),
+    "descriptors": [os.readlink(f"/proc/self/fd/{{fd}}") for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{{fd}}")],
 }}))
 """
     box = Sandbox(LIMITS, files={"data/notes.txt": tmp_path / "notes.txt"})
@@ -104,6 +108,23 @@ print(json.dumps({{
     assert seen["nproc"] == [LIMITS.processes] * 2
     assert seen["processes"] <= 3, "the kernel sees the host's processes"  # bubblewrap's init, the kernel
     assert seen["release_file"] == "from the release"
+    capabilities = {name: seen["status"][name].strip() for name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+    assert set(capabilities.values()) == {"0" * 16} and seen["status"]["NoNewPrivs"].strip() == "1", capabilities
+    assert "GRADER_SECRET" not in seen["environment"] and set(box.environment()) <= set(seen["environment"])
+    # the kernel's sockets, pipes and event files, nothing of the fork server's or the host's files
+    assert all(target.startswith(("socket:", "pipe:", "anon_inode:", "/dev/null")) for target in seen["descriptors"]), seen["descriptors"]
+
+
+def test_each_kernel_starts_as_the_fork_server_left_it(make_notebook):
+    """Kernels are forked from one server (``runtime.forkserver``): what a notebook changes in its kernel,
+    or leaves running, must not reach the next student's."""
+    plant = "import sys, shiftlab, torch\nshiftlab.LEFT_BEHIND = 1\nsys.modules['planted'] = sys\ntorch.set_num_threads(3)"
+    look = "import sys, shiftlab, torch\nprint(hasattr(shiftlab, 'LEFT_BEHIND'), 'planted' in sys.modules, torch.get_num_threads())"
+    first = execute_in_sandbox(make_notebook(plant), Sandbox(LIMITS))
+    second = execute_in_sandbox(make_notebook(look), Sandbox(LIMITS))
+    assert first.failure is None and second.failure is None
+    left_behind, planted, threads = printed(second.notebook.cells[0]).split()
+    assert (left_behind, planted) == ("False", "False") and threads != "3"
 
 
 @pytest.mark.slow

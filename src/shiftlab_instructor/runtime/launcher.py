@@ -1,39 +1,42 @@
-"""The kernel command of the grading sandbox: ``python -m shiftlab_instructor.runtime.launcher ...``.
+"""Turn a process that has just entered a grading sandbox into the notebook's kernel.
 
-Started by bubblewrap as root inside the sandbox's namespaces (see ``shiftlab_instructor.sandbox``), it
+The fork server (``forkserver``) forks, joins a fresh sandbox's namespaces and calls ``serve``, which
 
 1. initialises an IPython kernel on the connection file: the kernel binds its IPC sockets in a folder
    owned by root, so student code cannot replace them later;
-2. imports the modules tests rely on and takes the integrity snapshot (``probe.install``);
-3. sets resource limits (processes and threads, file size, address space, no core dumps) and drops to
-   an unprivileged uid and gid with no supplementary groups; the limit on processes only binds an
-   unprivileged uid, since the kernel exempts root;
+2. takes the integrity snapshot (``probe.install``) of the modules the server imported;
+3. sets resource limits (processes and threads, file size, address space, no core dumps), drops every
+   capability for good (bounding set, no new privileges) and switches to an unprivileged uid and gid
+   with no supplementary groups; the limit on processes only binds an unprivileged uid, since the
+   kernel exempts root;
 4. serves the notebook. Student code runs only after step 3.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
+import ctypes
 import os
 import resource
+from dataclasses import dataclass, field
 
 from . import probe
 
 MB = 1024 * 1024
+PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38  # from <linux/prctl.h>
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m shiftlab_instructor.runtime.launcher", description=__doc__.split("\n")[0])
-    parser.add_argument("--connection-file", required=True)
-    parser.add_argument("--uid", type=int, required=True, help="unprivileged uid the kernel runs as")
-    parser.add_argument("--gid", type=int, required=True)
-    parser.add_argument("--max-processes", type=int, required=True, help="RLIMIT_NPROC: processes and threads of the uid")
-    parser.add_argument("--max-file-mb", type=int, required=True, help="RLIMIT_FSIZE: largest file written")
-    parser.add_argument("--max-address-space-mb", type=int, default=0, help="RLIMIT_AS per process, 0: none")
-    parser.add_argument("--preload", action="append", default=[], help="module imported before the snapshot")
-    parser.add_argument("--trusted-root", action="append", default=[], help="folder of installed code (hooks from there are allowed)")
-    return parser.parse_args(argv)
+@dataclass(frozen=True)
+class KernelSpec:
+    """What ``serve`` needs: the connection file, the uid and gid to become, the limits, and the folders
+    of installed code (IPython hooks from there are allowed, see ``probe``)."""
+
+    connection_file: str
+    uid: int
+    gid: int
+    max_processes: int
+    max_file_mb: int
+    max_address_space_mb: int = 0  # 0: none (a cgroup limits memory instead)
+    trusted_roots: list[str] = field(default_factory=list)
 
 
 def limit_resources(max_processes: int, max_file_mb: int, max_address_space_mb: int) -> None:
@@ -43,6 +46,19 @@ def limit_resources(max_processes: int, max_file_mb: int, max_address_space_mb: 
         limits[resource.RLIMIT_AS] = max_address_space_mb * MB
     for which, value in limits.items():
         resource.setrlimit(which, (value, value))
+
+
+def drop_capabilities() -> None:
+    """Empty the capability bounding set and forbid gaining privileges (setuid files, file capabilities):
+    what bubblewrap's ``--cap-drop ALL`` and no-new-privs did for the kernel it started itself."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open("/proc/sys/kernel/cap_last_cap") as file:
+        last = int(file.read())
+    for capability in range(last + 1):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise SystemExit(f"could not drop capability {capability}: {os.strerror(ctypes.get_errno())}")
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise SystemExit(f"could not set no-new-privs: {os.strerror(ctypes.get_errno())}")
 
 
 def drop_privileges(uid: int, gid: int) -> None:
@@ -60,19 +76,14 @@ def drop_privileges(uid: int, gid: int) -> None:
     raise SystemExit("dropping privileges failed: the kernel could become root again")
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+def serve(spec: KernelSpec) -> None:
+    """Steps 1 to 4 of the module docstring; returns when the kernel shuts down."""
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(["-f", args.connection_file, "--HistoryManager.hist_file=:memory:"])
-    for module in args.preload:
-        importlib.import_module(module)
-    probe.install(app.shell, args.trusted_root)
-    limit_resources(args.max_processes, args.max_file_mb, args.max_address_space_mb)
-    drop_privileges(args.uid, args.gid)
+    app.initialize(["-f", spec.connection_file, "--HistoryManager.hist_file=:memory:"])
+    probe.install(app.shell, spec.trusted_roots)
+    limit_resources(spec.max_processes, spec.max_file_mb, spec.max_address_space_mb)
+    drop_capabilities()
+    drop_privileges(spec.uid, spec.gid)
     app.start()
-
-
-if __name__ == "__main__":
-    main()
