@@ -17,6 +17,7 @@ from helpers import REPO_ROOT
 
 from shiftlab_instructor import sandbox
 from shiftlab_instructor.execution import SandboxError, execute_in_sandbox
+from shiftlab_instructor.forkserver import fork_server
 from shiftlab_instructor.sandbox import DEFAULT_UID, HOME, Limits, Sandbox
 
 LIMITS = Limits(wall_seconds=120, memory_mb=2048, processes=64)
@@ -125,6 +126,17 @@ def test_each_kernel_starts_as_the_fork_server_left_it(make_notebook):
     assert first.failure is None and second.failure is None
     left_behind, planted, threads = printed(second.notebook.cells[0]).split()
     assert (left_behind, planted) == ("False", "False") and threads != "3"
+
+
+def test_a_fork_server_that_died_is_started_again(make_notebook):
+    box = Sandbox(LIMITS)
+    first = execute_in_sandbox(make_notebook("print(1)"), box)
+    server = fork_server(box.environment())
+    server.process.kill()  # e.g. the out-of-memory killer chose it
+    server.process.wait()
+    second = execute_in_sandbox(make_notebook("print(2)"), box)
+    assert first.failure is None and second.failure is None and printed(second.notebook.cells[0]) == "2\n"
+    assert fork_server(box.environment()) is not server
 
 
 @pytest.mark.slow

@@ -73,7 +73,7 @@ class Trainer:
         seconds = time.perf_counter() - start
         self.epoch += 1
         self.seconds += seconds
-        return dict(epoch=self.epoch, train_loss=round(train_loss, 4), train_acc=train_acc, seconds=round(seconds, 1))
+        return dict(epoch=self.epoch, train_loss=round(train_loss, 4), train_acc=train_acc, seconds=round(seconds, 3))
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, lr_scale: float) -> tuple[torch.Tensor, torch.Tensor]:
         """One SGD step on a batch at ``lr_scale`` times each group's base learning rate; (logits, loss)."""
