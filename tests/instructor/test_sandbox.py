@@ -90,7 +90,8 @@ print(json.dumps({{
     "loopback": connect(("127.0.0.1", {listener.port})), "internet": connect(("1.1.1.1", 53)),
     "nproc": resource.getrlimit(resource.RLIMIT_NPROC), "processes": len([p for p in os.listdir("/proc") if p.isdigit()]),
     "release_file": open("data/notes.txt").read(),
-    "status": dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line),
+    "threads": [dict(line.split(":\\t", 1) for line in open(f"/proc/self/task/{{task}}/status").read().splitlines() if ":\\t" in line)
+                for task in os.listdir("/proc/self/task")],
     "environment": sorted(os.environ),
     "descriptors": [os.readlink(f"/proc/self/fd/{{fd}}") for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{{fd}}")],
 }}))
@@ -109,8 +110,12 @@ print(json.dumps({{
     assert seen["nproc"] == [LIMITS.processes] * 2
     assert seen["processes"] <= 3, "the kernel sees the host's processes"  # bubblewrap's init, the kernel
     assert seen["release_file"] == "from the release"
-    capabilities = {name: seen["status"][name].strip() for name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
-    assert set(capabilities.values()) == {"0" * 16} and seen["status"]["NoNewPrivs"].strip() == "1", capabilities
+    # every thread (the kernel's own included: student code can run in them), for capabilities are per thread
+    assert len(seen["threads"]) > 1
+    for status in seen["threads"]:
+        capabilities = {name: status[name].strip() for name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")}
+        assert capabilities == {"CapInh": "0" * 16, "CapPrm": "0" * 16, "CapEff": "0" * 16, "CapBnd": "0" * 16,
+                                "CapAmb": "0" * 16, "NoNewPrivs": "1"}, (status["Name"], capabilities)
     assert "GRADER_SECRET" not in seen["environment"] and set(box.environment()) <= set(seen["environment"])
     # the kernel's sockets, pipes and event files, nothing of the fork server's or the host's files
     assert all(target.startswith(("socket:", "pipe:", "anon_inode:", "/dev/null")) for target in seen["descriptors"]), seen["descriptors"]

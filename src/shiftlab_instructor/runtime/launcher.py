@@ -2,14 +2,15 @@
 
 The fork server (``forkserver``) forks, joins a fresh sandbox's namespaces and calls ``serve``, which
 
-1. initialises an IPython kernel on the connection file: the kernel binds its IPC sockets in a folder
+1. gives up every capability it could ever gain (empty bounding set, no new privileges: per thread, so
+   before the kernel starts its own threads);
+2. initialises an IPython kernel on the connection file: the kernel binds its IPC sockets in a folder
    owned by root, so student code cannot replace them later;
-2. takes the integrity snapshot (``probe.install``) of the modules the server imported;
-3. sets resource limits (processes and threads, file size, address space, no core dumps), drops every
-   capability for good (bounding set, no new privileges) and switches to an unprivileged uid and gid
-   with no supplementary groups; the limit on processes only binds an unprivileged uid, since the
-   kernel exempts root;
-4. serves the notebook. Student code runs only after step 3.
+3. takes the integrity snapshot (``probe.install``) of the modules the server imported;
+4. sets resource limits (processes and threads, file size, address space, no core dumps) and switches
+   to an unprivileged uid and gid with no supplementary groups (every thread; the capabilities it held
+   go with root); the limit on processes only binds an unprivileged uid, since the kernel exempts root;
+5. serves the notebook. Student code runs only after step 4.
 """
 
 from __future__ import annotations
@@ -77,13 +78,13 @@ def drop_privileges(uid: int, gid: int) -> None:
 
 
 def serve(spec: KernelSpec) -> None:
-    """Steps 1 to 4 of the module docstring; returns when the kernel shuts down."""
+    """Steps 1 to 5 of the module docstring; returns when the kernel shuts down."""
     from ipykernel.kernelapp import IPKernelApp
 
+    drop_capabilities()  # first: both are per thread, and the kernel's own threads must inherit them
     app = IPKernelApp.instance()
     app.initialize(["-f", spec.connection_file, "--HistoryManager.hist_file=:memory:"])
     probe.install(app.shell, spec.trusted_roots)
     limit_resources(spec.max_processes, spec.max_file_mb, spec.max_address_space_mb)
-    drop_capabilities()
     drop_privileges(spec.uid, spec.gid)
     app.start()
