@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from .features import feature_maps
-from .inference import predict_logits
 from .flip import band_limit
+from .inference import predict_logits
 from .layers import binomial_filter
 from .shifts import translate_roll
 

@@ -84,7 +84,7 @@ class SandboxKernelManager(AsyncKernelManager):
         os.mkfifo(fifo, 0o600)
         await super()._async_launch_kernel(kernel_cmd, **kw)
         holder = await self._holder_pid(time.monotonic() + self.sandbox.limits.wall_seconds)
-        server.spawn(holder, fifo, self.job_cgroup.procs_files() if self.job_cgroup else [], self.sandbox.environment(),
+        server.spawn(holder, fifo, self.job_cgroup.procs_files() if self.job_cgroup else [],
                      self.sandbox.kernel_spec(self.connection_file, self.job_cgroup))
 
     async def _holder_pid(self, deadline: float) -> int:

@@ -28,9 +28,10 @@ class ForkServerError(RuntimeError):
 
 
 class ForkServer:
-    """A running ``python -m shiftlab_instructor.runtime.forkserver`` with the kernels' environment ``env``."""
+    """A running ``python -m shiftlab_instructor.runtime.forkserver`` for kernels with environment ``env``."""
 
     def __init__(self, env: dict[str, str]):
+        self.env = env
         # Its own scratch home (matplotlib's caches), not the kernels' /home/student, which only sandboxes have.
         self.folder = Path(tempfile.mkdtemp(prefix="shiftlab-forkserver-"))
         self.log = self.folder / "server.log"
@@ -51,9 +52,9 @@ class ForkServer:
         except OSError:
             return "no output"
 
-    def spawn(self, holder: int, fifo: Path, cgroup_procs: list[str], env: dict[str, str], kernel: KernelSpec) -> None:
+    def spawn(self, holder: int, fifo: Path, cgroup_procs: list[str], kernel: KernelSpec) -> None:
         """Fork a kernel into the sandbox whose first process is ``holder``; raise if that failed."""
-        request = {"holder": holder, "fifo": str(fifo), "cgroup_procs": cgroup_procs, "env": env, "home": HOME,
+        request = {"holder": holder, "fifo": str(fifo), "cgroup_procs": cgroup_procs, "env": self.env, "home": HOME,
                    "kernel": asdict(kernel)}
         with self.lock:
             try:
